@@ -1,0 +1,91 @@
+"""`python -m scripts`: one click group; each command lives in scripts/commands/<name>.py.
+
+Commands are imported only when run, so `--help` and `validate` stay fast
+(boto3 and the CDK are heavy). Every failure ends here: one line on stderr
+and a documented exit code, never a traceback (unless --debug).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+from scripts.lib.errors import Exit, UserError
+
+COMMANDS = {
+    "validate": "Validate environment configs and pin manifests.",
+    "synth": "Validate, synthesize every environment into cdk.out/ and print the review summary.",
+    "summary": "Print the review summary of a synthesized cloud assembly.",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module = importlib.import_module(f"scripts.commands.{name.replace('-', '_')}")
+        return module.command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, COMMANDS[name]) for name in sorted(COMMANDS)])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, envvar="PINNED_LLAMA_DEBUG", help="Show tracebacks.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Pinned Llama 3.2 endpoints on SageMaker: validate, pin, verify, synthesize, promote.
+
+    Exit codes: 0 ok, 1 a check failed, 2 invalid input (nothing changed),
+    3 AWS error, 70 internal error, 130 interrupted.
+    """
+    ctx.obj = {"debug": debug}
+
+
+def main() -> None:
+    from spec.errors import SpecErrors
+
+    debug = "--debug" in sys.argv or os.environ.get("PINNED_LLAMA_DEBUG")
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:  # bad flag, missing option: click's own one-liner
+        exc.show()
+        sys.exit(Exit.INVALID_INPUT)
+    except click.Abort:
+        sys.exit(Exit.INTERRUPTED)
+    except SpecErrors as exc:
+        for error in exc.errors:
+            click.echo(f"error: {error}", err=True)
+        click.echo(f"{len(exc.errors)} problem(s) found; nothing was changed", err=True)
+        sys.exit(Exit.INVALID_INPUT)
+    except UserError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(Exit.INTERRUPTED)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+        if _is_aws_error(exc):
+            from scripts.lib.aws import describe_error
+
+            click.echo(f"error: {describe_error(exc)}", err=True)
+            sys.exit(Exit.AWS_ERROR)
+        if debug:
+            raise
+        click.echo(f"internal error: {exc.__class__.__name__}: {exc} (rerun with --debug for a traceback)",
+                   err=True)
+        sys.exit(Exit.INTERNAL)
+
+
+def _is_aws_error(exc: Exception) -> bool:
+    module = type(exc).__module__
+    return module.startswith("botocore") or module.startswith("boto3")

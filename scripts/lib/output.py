@@ -1,0 +1,95 @@
+"""Human output on a terminal (rich), JSON lines otherwise or with --json.
+
+Commands report through one `Output`: `event()` for a step, `table()` for
+results, `progress()` for long work. CI reads the JSON lines.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from rich.console import Console
+from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+                           TransferSpeedColumn)
+from rich.table import Table
+
+
+class Output:
+    def __init__(self, json_mode: bool | None = None):
+        self.json = (not sys.stdout.isatty()) if json_mode is None else json_mode
+        self.console = Console(highlight=False, soft_wrap=True)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    def event(self, event: str, message: str = "", **fields: Any) -> None:
+        if self.json:
+            print(json.dumps({"event": event, **fields, **({"message": message} if message else {})},
+                             default=str), flush=True)
+        else:
+            self.console.print(message or event)
+
+    def result(self, data: Any) -> None:
+        """The command's final machine-readable answer (JSON mode only)."""
+        if self.json:
+            print(json.dumps(data, default=str, indent=None), flush=True)
+
+    def table(self, title: str, columns: list[str], rows: list[list[Any]]) -> None:
+        if self.json:
+            for row in rows:
+                self.event("row", table=title, **dict(zip(columns, row)))
+            return
+        table = Table(title=title, title_justify="left", show_lines=False)
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        self.console.print(table)
+
+    @contextmanager
+    def progress(self, description: str, total: float | None, unit_bytes: bool = False) -> Iterator["Ticker"]:
+        if self.json:
+            ticker = _JsonTicker(self, description, total)
+            yield ticker
+            ticker.finish()
+            return
+        columns = [TextColumn("{task.description}"), BarColumn()]
+        columns += [DownloadColumn(), TransferSpeedColumn()] if unit_bytes else []
+        columns += [TimeRemainingColumn()]
+        with Progress(*columns, console=self.err, transient=False) as bar:
+            task = bar.add_task(description, total=total)
+            yield _RichTicker(bar, task)
+
+
+class Ticker:
+    def advance(self, amount: float = 1) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class _RichTicker(Ticker):
+    def __init__(self, bar: Progress, task: Any):
+        self.bar, self.task = bar, task
+
+    def advance(self, amount: float = 1) -> None:
+        self.bar.advance(self.task, amount)
+
+
+class _JsonTicker(Ticker):
+    """At most one progress line per second, so CI logs stay readable."""
+
+    def __init__(self, out: Output, description: str, total: float | None):
+        self.out, self.description, self.total = out, description, total
+        self.done = 0.0
+        self.last = 0.0
+
+    def advance(self, amount: float = 1) -> None:
+        self.done += amount
+        now = time.monotonic()
+        if now - self.last >= 1.0:
+            self.last = now
+            self.out.event("progress", task=self.description, done=self.done, total=self.total)
+
+    def finish(self) -> None:
+        self.out.event("progress", task=self.description, done=self.done, total=self.total)

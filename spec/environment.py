@@ -1,0 +1,200 @@
+"""Environment config: one AWS account/region and its endpoints (`environments/<name>.yaml`).
+
+Ranges below are SageMaker's own (see ../shared/SAGEMAKER_NOTES.md and the
+API reference); a value outside them would pass `cdk synth` and fail in
+CloudFormation an hour later, so they are refused here.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Literal
+
+from pydantic import EmailStr, Field, PositiveInt, model_validator
+
+from spec.errors import Invalid
+from spec.fields import ResourceName, Strict, Version
+
+# One variant name for every version: deployment guardrails need the same
+# variant name in the old and the new endpoint config.
+VARIANT_NAME = "primary"
+
+
+class ScalingMetric(str, Enum):
+    """Application Auto Scaling predefined metrics for SageMaker variants."""
+
+    CONCURRENT_REQUESTS = "concurrent-requests"  # ...PerModelHighResolution: 10 s, best for LLMs
+    INVOCATIONS_PER_INSTANCE = "invocations-per-instance"
+
+    @property
+    def predefined_metric(self) -> str:
+        return {
+            ScalingMetric.CONCURRENT_REQUESTS: "SageMakerVariantConcurrentRequestsPerModelHighResolution",
+            ScalingMetric.INVOCATIONS_PER_INSTANCE: "SageMakerVariantInvocationsPerInstance",
+        }[self]
+
+
+class Strategy(str, Enum):
+    CANARY = "canary"
+    LINEAR = "linear"
+    ALL_AT_ONCE = "all-at-once"
+
+    @property
+    def traffic_routing_type(self) -> str:
+        return self.value.upper().replace("-", "_")
+
+
+class Instances(Strict):
+    initial: PositiveInt
+    min: PositiveInt
+    max: PositiveInt = Field(le=100)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Instances":
+        if not self.min <= self.initial <= self.max:
+            raise Invalid(f"need min <= initial <= max, got {self.min} / {self.initial} / {self.max}",
+                          "set instances so that min <= initial <= max")
+        return self
+
+
+class Autoscaling(Strict):
+    metric: ScalingMetric = ScalingMetric.CONCURRENT_REQUESTS
+    target: float = Field(gt=0, description="per-instance concurrent requests or invocations per minute")
+    scale_out_cooldown_seconds: int = Field(default=60, ge=0, le=3600)
+    scale_in_cooldown_seconds: int = Field(default=600, ge=0, le=3600)
+
+
+class TrafficSize(Strict):
+    type: Literal["instance-count", "capacity-percent"]
+    value: PositiveInt
+
+    @property
+    def cfn_type(self) -> str:
+        return self.type.upper().replace("-", "_")
+
+
+class Deployment(Strict):
+    """Blue/green deployment guardrails (UpdateEndpoint DeploymentConfig)."""
+
+    strategy: Strategy = Strategy.CANARY
+    canary_size: TrafficSize | None = None
+    linear_step: TrafficSize | None = None
+    wait_seconds: int = Field(default=600, ge=0, le=3600, description="WaitIntervalInSeconds")
+    baking_seconds: int = Field(default=600, ge=0, le=3600, description="TerminationWaitInSeconds")
+    max_execution_seconds: int = Field(default=3600, ge=600, le=28800,
+                                       description="MaximumExecutionTimeoutInSeconds")
+
+    @model_validator(mode="after")
+    def _sizes(self) -> "Deployment":
+        wanted = {Strategy.CANARY: "canary_size", Strategy.LINEAR: "linear_step"}.get(self.strategy)
+        for name in ("canary_size", "linear_step"):
+            if name != wanted and getattr(self, name) is not None:
+                raise Invalid(f"{name} is set but strategy is {self.strategy.value}",
+                              f"remove {name} or change strategy", name)
+        if wanted and getattr(self, wanted) is None:
+            raise Invalid(f"strategy {self.strategy.value} needs {wanted}",
+                          f"add {wanted}: {{type: capacity-percent, value: 25}}", wanted)
+        size = self.canary_size or self.linear_step
+        if size and size.type == "capacity-percent":
+            low = 10 if self.strategy is Strategy.LINEAR else 1
+            if not low <= size.value <= 50:
+                raise Invalid(f"{wanted} {size.value}% is outside SageMaker's {low}-50%",
+                              f"use a capacity-percent between {low} and 50", f"{wanted}.value")
+        if self.max_execution_seconds <= self.wait_seconds + self.baking_seconds:
+            raise Invalid(f"max_execution_seconds {self.max_execution_seconds} must exceed "
+                          f"wait_seconds + baking_seconds ({self.wait_seconds + self.baking_seconds})",
+                          "raise max_execution_seconds or shorten the waits", "max_execution_seconds")
+        return self
+
+
+class Timeouts(Strict):
+    # LMI's default model loading timeout is 1800 s; SageMaker accepts 60-3600.
+    container_startup_seconds: int = Field(default=1800, ge=60, le=3600)
+    model_download_seconds: int = Field(default=1800, ge=60, le=3600)
+
+
+class Alarms(Strict):
+    evaluation_minutes: int = Field(default=3, ge=1, le=60)
+    errors_5xx_per_minute: PositiveInt = 5
+    errors_4xx_percent: float = Field(default=5.0, gt=0, le=100)
+    latency_p99_ms: PositiveInt = Field(default=5000, le=60000, description="InvokeEndpoint answers within 60 s")
+    gpu_memory_percent: float = Field(default=95.0, gt=0, le=100, description="per GPU")
+    disk_percent: float = Field(default=90.0, gt=0, le=100)
+    no_traffic_minutes: PositiveInt | None = Field(default=None, le=1440)
+
+
+class Network(Strict):
+    subnet_ids: list[str] = Field(default_factory=list)
+    security_group_ids: list[str] = Field(default_factory=list)
+    network_isolation: bool = True
+
+    @model_validator(mode="after")
+    def _vpc_pairs(self) -> "Network":
+        if bool(self.subnet_ids) != bool(self.security_group_ids):
+            raise Invalid("a VPC needs both subnet_ids and security_group_ids",
+                          "give both, or neither to run outside a VPC")
+        for value in self.subnet_ids:
+            if not value.startswith("subnet-"):
+                raise Invalid(f"'{value}' is not a subnet id", "use subnet-... ids")
+        for value in self.security_group_ids:
+            if not value.startswith("sg-"):
+                raise Invalid(f"'{value}' is not a security group id", "use sg-... ids")
+        return self
+
+
+class Endpoint(Strict):
+    model: ResourceName
+    version: Version
+    instance_type: str = Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    allow_non_g5_instance: bool = False
+    instances: Instances
+    autoscaling: Autoscaling
+    deployment: Deployment = Field(default_factory=Deployment)
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+    alarms: Alarms = Field(default_factory=Alarms)
+    data_capture_percent: int = Field(default=0, ge=0, le=100)
+    network: Network = Field(default_factory=Network)
+    notify: list[EmailStr] = Field(default_factory=list, description="in addition to the environment's")
+
+    @model_validator(mode="after")
+    def _guardrail_fits_fleet(self) -> "Endpoint":
+        size = self.deployment.canary_size or self.deployment.linear_step
+        if size and size.type == "instance-count" and size.value * 2 > self.instances.min:
+            raise Invalid(f"{size.value} instance(s) is more than half of instances.min ({self.instances.min})",
+                          "use a smaller size, a capacity-percent, or strategy all-at-once",
+                          "deployment." + ("canary_size" if self.deployment.canary_size else "linear_step"))
+        return self
+
+
+class Environment(Strict):
+    schema_version: Literal[1] = 1
+    name: ResourceName
+    account: str = Field(pattern=r"^[0-9]{12}$")
+    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
+    production: bool = False
+    require_approved_versions: bool = True
+    promote_after: ResourceName | None = Field(default=None, description="environment to promote through first")
+    weights_bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    object_lock_days: PositiveInt = Field(default=365, le=36500)
+    notify: list[EmailStr] = Field(default_factory=list)
+    endpoints: dict[ResourceName, Endpoint] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _production_rules(self) -> "Environment":
+        if self.production and not self.require_approved_versions:
+            raise Invalid("production environments must serve approved versions only",
+                          "remove require_approved_versions: false", "require_approved_versions")
+        if self.production:
+            for name, endpoint in self.endpoints.items():
+                if endpoint.alarms.no_traffic_minutes is None:
+                    raise Invalid(f"endpoint {name} has no alarms.no_traffic_minutes",
+                                  "production endpoints need a no-traffic alarm: set alarms.no_traffic_minutes",
+                                  f"endpoints.{name}.alarms.no_traffic_minutes")
+        return self
+
+    @property
+    def weights_bucket_name(self) -> str:
+        return self.weights_bucket or f"llama-weights-{self.name}-{self.account}-{self.region}"
+
+    def endpoint_name(self, endpoint: str) -> str:
+        return f"{self.name}-{endpoint}"

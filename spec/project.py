@@ -1,0 +1,197 @@
+"""Load every environment config and pin manifest of a repo, and check them together.
+
+`load_project` is the single entry point for the stacks and the scripts: it
+either returns a fully valid `Project` or raises `SpecErrors` with every
+problem in every file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from spec.catalog import INSTANCES, SUPPORTED_FAMILY
+from spec.environment import Endpoint, Environment
+from spec.errors import Invalid, SpecError, SpecErrors
+from spec.fit import gpu_fit
+from spec.loader import Loaded, load_model
+from spec.pin import Pin
+from spec.serving_env import container_environment
+
+ENVIRONMENTS_DIR = "environments"
+PINS_DIR = "model_artifacts"
+SUFFIXES = (".yaml", ".yml", ".json")
+MAX_ENDPOINT_NAME = 63
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    environments: dict[str, Environment]
+    pins: dict[tuple[str, str], Pin]
+    pin_files: dict[tuple[str, str], Path] = field(default_factory=dict)
+
+    def pin_for(self, endpoint: Endpoint) -> Pin:
+        return self.pins[(endpoint.model, endpoint.version)]
+
+    def versions_of(self, model: str) -> list[str]:
+        return sorted(v for m, v in self.pins if m == model)
+
+
+def load_project(root: Path, only_env: str | None = None) -> Project:
+    root = Path(root)
+    errors: list[SpecError] = []
+    pins, pin_files, broken_pins = _load_pins(root, errors)
+    environments: dict[str, Loaded[Environment]] = {}
+    env_files = _files(root / ENVIRONMENTS_DIR)
+    for path in env_files:
+        loaded, found = load_model(Environment, path, _display(root, path))
+        errors += found
+        if loaded:
+            if loaded.value.name != path.stem:
+                errors.append(loaded.error(("name",), f"name '{loaded.value.name}' differs from the file name",
+                                           f"rename the file to {loaded.value.name}{path.suffix} or set name: {path.stem}"))
+            environments[loaded.value.name] = loaded
+    if not environments and not errors:
+        errors.append(SpecError(f"{ENVIRONMENTS_DIR}/", "", "no environment config found",
+                                f"add {ENVIRONMENTS_DIR}/<name>.yaml (see docs/configuration.md)"))
+    if only_env is not None and only_env not in environments and not errors:
+        errors.append(SpecError(f"{ENVIRONMENTS_DIR}/", "", f"no environment named '{only_env}'",
+                                f"use one of: {', '.join(sorted(environments))}"))
+    # Cross-file checks name only files that exist, and skip pins that failed
+    # to load: their own errors are reported already.
+    env_names = {p.stem for p in env_files}
+    for loaded in environments.values():
+        errors += _check_environment(loaded, env_names, pins, broken_pins)
+    if errors:
+        raise SpecErrors(errors)
+    selected = {n: e.value for n, e in environments.items() if only_env in (None, n)}
+    return Project(root, selected, {k: p.value for k, p in pins.items()}, pin_files)
+
+
+def _files(directory: Path, pattern: str = "*") -> list[Path]:
+    return sorted(p for p in directory.glob(pattern) if p.suffix in SUFFIXES and p.is_file())
+
+
+def _display(root: Path, path: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _load_pins(root: Path, errors: list[SpecError]) -> tuple[dict, dict, set]:
+    pins: dict[tuple[str, str], Loaded[Pin]] = {}
+    files: dict[tuple[str, str], Path] = {}
+    broken: set[tuple[str, str]] = set()
+    for path in _files(root / PINS_DIR, "*/*"):
+        display = _display(root, path)
+        loaded, found = load_model(Pin, path, display)
+        errors += found
+        if not loaded:
+            broken.add((path.parent.name, path.stem))
+            continue
+        pin = loaded.value
+        expected = (path.parent.name, path.stem)
+        if pin.key != expected:
+            errors.append(loaded.error(("model",), f"pins {pin.model}/{pin.version} but lives at {display}",
+                                       f"move it to {PINS_DIR}/{pin.model}/{pin.version}{path.suffix}"))
+            continue
+        if pin.key in pins:
+            errors.append(loaded.error(("version",), f"{pin.model}/{pin.version} is pinned twice",
+                                       "keep one file per version"))
+            continue
+        try:
+            container_environment(pin)
+        except Invalid as exc:
+            errors.append(loaded.error(("serving", "extra_env"), exc.problem, exc.fix))
+        pins[pin.key] = loaded
+        files[pin.key] = path
+    return pins, files, broken
+
+
+def _check_environment(loaded: Loaded[Environment], env_names: set[str], pins: dict,
+                       broken_pins: set) -> list[SpecError]:
+    env = loaded.value
+    errors: list[SpecError] = []
+    if env.promote_after is not None and env.promote_after not in env_names:
+        errors.append(loaded.error(("promote_after",), f"no environment named '{env.promote_after}'",
+                                   f"use one of: {', '.join(sorted(env_names))}"))
+    for name, endpoint in env.endpoints.items():
+        at = ("endpoints", name)
+        full_name = env.endpoint_name(name)
+        if len(full_name) > MAX_ENDPOINT_NAME:
+            errors.append(loaded.error(at, f"endpoint name '{full_name}' is longer than {MAX_ENDPOINT_NAME}",
+                                       "shorten the endpoint key or the environment name"))
+        errors += _check_instance(loaded, at, endpoint)
+        pin_loaded = pins.get((endpoint.model, endpoint.version))
+        if (endpoint.model, endpoint.version) in broken_pins:
+            continue
+        if pin_loaded is None:
+            known = sorted(v for m, v in pins if m == endpoint.model)
+            fix = (f"use a pinned version ({', '.join(known)})" if known
+                   else f"pin {endpoint.model} first (python -m scripts pin-weights)")
+            errors.append(loaded.error(at + ("version",),
+                                       f"no pin {PINS_DIR}/{endpoint.model}/{endpoint.version}.yaml", fix))
+            continue
+        errors += _check_pin_on_endpoint(loaded, at, endpoint, pin_loaded.value)
+    return errors
+
+
+def _check_instance(loaded: Loaded[Environment], at: tuple, endpoint: Endpoint) -> list[SpecError]:
+    where = at + ("instance_type",)
+    instance = INSTANCES.get(endpoint.instance_type)
+    offered = sagemaker_instance_types()
+    if instance is None or endpoint.instance_type not in offered:
+        g5 = ", ".join(i for i in sorted(INSTANCES) if i.startswith(f"ml.{SUPPORTED_FAMILY}."))
+        return [loaded.error(where, f"'{endpoint.instance_type}' is not a GPU instance type this project supports",
+                             f"use an ml.g5 type: {g5}")]
+    if instance.family != SUPPORTED_FAMILY and not endpoint.allow_non_g5_instance:
+        return [loaded.error(where, f"'{endpoint.instance_type}' is not ml.g5",
+                             "use ml.g5, or set allow_non_g5_instance: true on this endpoint to opt in")]
+    return []
+
+
+def _check_pin_on_endpoint(loaded: Loaded[Environment], at: tuple, endpoint: Endpoint, pin: Pin) -> list[SpecError]:
+    env = loaded.value
+    errors = []
+    label = f"{pin.model}/{pin.version}"
+    if env.require_approved_versions and not pin.is_approved:
+        errors.append(loaded.error(at + ("version",),
+                                   f"{label} is {pin.approval.status.value}, and {env.name} serves approved versions only",
+                                   f"approve it first (python -m scripts approve --model {pin.model} "
+                                   f"--version {pin.version} --report ...) or pick an approved version"))
+    if env.region not in pin.container.images:
+        errors.append(loaded.error(at + ("version",), f"{label} has no image pinned for {env.region}",
+                                   f"python -m scripts pin-image --model {pin.model} --version {pin.version} "
+                                   f"--regions {env.region}"))
+    instance = INSTANCES.get(endpoint.instance_type)
+    if instance is None:
+        return errors  # reported by _check_instance
+    tp = pin.serving.tensor_parallel_degree
+    if tp != instance.gpus:
+        errors.append(loaded.error(at + ("instance_type",),
+                                   f"{label} uses tensor_parallel_degree {tp} but {instance.name} has {instance.gpus} GPU(s)",
+                                   f"choose an instance with {tp} GPU(s) or pin a version with "
+                                   f"tensor_parallel_degree {instance.gpus}"))
+        return errors
+    fit = gpu_fit(pin, instance)
+    if not fit.fits:
+        errors.append(loaded.error(
+            at + ("instance_type",),
+            f"{label} does not fit {instance.name}: per GPU {fit.usable_gib:.1f} GiB usable, "
+            f"weights {fit.weights_gib:.1f} GiB, KV cache needs {fit.kv_needed_gib:.1f} GiB "
+            f"but only {max(fit.kv_available_gib, 0):.1f} GiB is left",
+            "choose an instance with more GPU memory, or pin lower serving.max_model_len / "
+            "resources.min_concurrent_sequences"))
+    return errors
+
+
+@lru_cache(maxsize=1)
+def sagemaker_instance_types() -> frozenset[str]:
+    """Instance types SageMaker hosting offers, from botocore's own service model."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return frozenset(model.shape_for("ProductionVariantInstanceType").enum)
