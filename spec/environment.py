@@ -33,6 +33,14 @@ class ScalingMetric(str, Enum):
             ScalingMetric.INVOCATIONS_PER_INSTANCE: "SageMakerVariantInvocationsPerInstance",
         }[self]
 
+    @property
+    def cdk_name(self) -> str:
+        """The member name in aws_cdk.aws_applicationautoscaling.PredefinedMetric."""
+        return {
+            ScalingMetric.CONCURRENT_REQUESTS: "SAGEMAKER_VARIANT_CONCURRENT_REQUESTS_PER_MODEL_HIGH_RESOLUTION",
+            ScalingMetric.INVOCATIONS_PER_INSTANCE: "SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE",
+        }[self]
+
 
 class Strategy(str, Enum):
     CANARY = "canary"
@@ -132,13 +140,15 @@ class Network(Strict):
     def _vpc_pairs(self) -> "Network":
         if bool(self.subnet_ids) != bool(self.security_group_ids):
             raise Invalid("a VPC needs both subnet_ids and security_group_ids",
-                          "give both, or neither to run outside a VPC")
-        for value in self.subnet_ids:
+                          "give both, or neither to run outside a VPC",
+                          "security_group_ids" if self.subnet_ids else "subnet_ids")
+        for i, value in enumerate(self.subnet_ids):
             if not value.startswith("subnet-"):
-                raise Invalid(f"'{value}' is not a subnet id", "use subnet-... ids")
-        for value in self.security_group_ids:
+                raise Invalid(f"'{value}' is not a subnet id", "use subnet-... ids", f"subnet_ids.{i}")
+        for i, value in enumerate(self.security_group_ids):
             if not value.startswith("sg-"):
-                raise Invalid(f"'{value}' is not a security group id", "use sg-... ids")
+                raise Invalid(f"'{value}' is not a security group id", "use sg-... ids",
+                              f"security_group_ids.{i}")
         return self
 
 
@@ -149,7 +159,9 @@ class Endpoint(Strict):
     allow_non_g5_instance: bool = False
     instances: Instances
     autoscaling: Autoscaling
-    deployment: Deployment = Field(default_factory=Deployment)
+    # Required: the default strategy (canary) needs a canary_size, so a default Deployment()
+    # would fail outside the document and hide every other error of the file.
+    deployment: Deployment
     timeouts: Timeouts = Field(default_factory=Timeouts)
     alarms: Alarms = Field(default_factory=Alarms)
     data_capture_percent: int = Field(default=0, ge=0, le=100)
@@ -159,10 +171,16 @@ class Endpoint(Strict):
     @model_validator(mode="after")
     def _guardrail_fits_fleet(self) -> "Endpoint":
         size = self.deployment.canary_size or self.deployment.linear_step
+        where = "deployment." + ("canary_size" if self.deployment.canary_size else "linear_step")
         if size and size.type == "instance-count" and size.value * 2 > self.instances.min:
             raise Invalid(f"{size.value} instance(s) is more than half of instances.min ({self.instances.min})",
-                          "use a smaller size, a capacity-percent, or strategy all-at-once",
-                          "deployment." + ("canary_size" if self.deployment.canary_size else "linear_step"))
+                          "use a smaller size, a capacity-percent, or strategy all-at-once", where)
+        # LinearStepSize must be 10-50% of the fleet, which may have scaled out to instances.max.
+        step = self.deployment.linear_step
+        if step and step.type == "instance-count" and step.value * 10 < self.instances.max:
+            raise Invalid(f"a linear step of {step.value} instance(s) is less than SageMaker's 10% of "
+                          f"instances.max ({self.instances.max})",
+                          "use a capacity-percent linear_step between 10 and 50", where)
         return self
 
 
@@ -195,6 +213,10 @@ class Environment(Strict):
     @property
     def weights_bucket_name(self) -> str:
         return self.weights_bucket or f"llama-weights-{self.name}-{self.account}-{self.region}"
+
+    @property
+    def capture_bucket_name(self) -> str:
+        return f"llama-capture-{self.name}-{self.account}-{self.region}"
 
     def endpoint_name(self, endpoint: str) -> str:
         return f"{self.name}-{endpoint}"

@@ -21,7 +21,8 @@ class SpecError:
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         field = self.field or "(file)"
-        return f"{where}: {field}: {self.problem}; fix: {self.fix}"
+        # One error, one line: a value quoted in a message may contain line breaks.
+        return " ".join(f"{where}: {field}: {self.problem}; fix: {self.fix}".splitlines())
 
 
 class SpecErrors(Exception):

@@ -31,7 +31,8 @@ ENV_VAR = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 class Strict(BaseModel):
     """Unknown keys are errors, not silently ignored; models are read-only."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # allow_inf_nan=False: `.inf` would pass `gt=0` and reach CloudFormation as "Infinity".
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 def _sha256(value: str) -> str:

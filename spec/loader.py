@@ -33,6 +33,7 @@ _FIXES = {
     "int_from_float": "write a whole number",
     "float_parsing": "write a number",
     "float_type": "write a number",
+    "finite_number": "write a finite number",
     "bool_parsing": "write true or false",
     "bool_type": "write true or false",
     "string_type": "write a quoted string",

@@ -88,7 +88,8 @@ class Container(Strict):
             match = DIGEST_IMAGE.match(image)
             if match and match["region"] != region:
                 raise Invalid(f"image for {region} lives in {match['region']}",
-                              f"pin the {region} image (python -m scripts pin-image --regions {region})")
+                              f"pin the {region} image (python -m scripts pin-image --regions {region})",
+                              f"images.{region}")
         return self
 
     def repository_of(self, region: str) -> tuple[str, str]:
@@ -149,10 +150,10 @@ class PinnedContent(Strict):
             # The execution role may read only s3://bucket/<model>/: keep each
             # model's versions under it.
             raise Invalid(f"weights prefix '{self.weights.prefix}' is outside '{self.model}/'",
-                          f"upload under {self.model}/{self.version}/")
+                          f"upload under {self.model}/{self.version}/", "weights.prefix")
         if self.serving.max_input_tokens and self.serving.max_input_tokens >= self.serving.max_model_len:
             raise Invalid("serving.max_input_tokens must be below serving.max_model_len",
-                          "leave room for the generated tokens")
+                          "leave room for the generated tokens", "serving.max_input_tokens")
         return self
 
     def content_hash(self) -> str:
@@ -173,7 +174,7 @@ class Pin(PinnedContent):
         if self.manifest_sha256 != self.content_hash():
             raise Invalid("manifest_sha256 does not match the pinned content (was the file edited by hand?)",
                           "pins are immutable: restore the file from git, or pin a new version "
-                          "with python -m scripts pin-weights")
+                          "with python -m scripts pin-weights", "manifest_sha256")
         return self
 
     @property

@@ -181,7 +181,8 @@ def _check_pin_on_endpoint(loaded: Loaded[Environment], at: tuple, endpoint: End
         errors.append(loaded.error(
             at + ("instance_type",),
             f"{label} does not fit {instance.name}: per GPU {fit.usable_gib:.1f} GiB usable, "
-            f"weights {fit.weights_gib:.1f} GiB, KV cache needs {fit.kv_needed_gib:.1f} GiB "
+            f"weights {fit.weights_gib:.1f} GiB, KV cache for {pin.resources.min_concurrent_sequences} "
+            f"sequence(s) of {pin.serving.max_model_len} tokens needs {fit.kv_needed_gib:.1f} GiB "
             f"but only {max(fit.kv_available_gib, 0):.1f} GiB is left",
             "choose an instance with more GPU memory, or pin lower serving.max_model_len / "
             "resources.min_concurrent_sequences"))

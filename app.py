@@ -1,0 +1,31 @@
+#!/usr/bin/env python3
+"""CDK entry point: environments/*.yaml + model_artifacts/**.yaml -> one stack set per environment.
+
+`-c env=<name>` synthesizes a single environment. Invalid input stops here,
+before any construct exists: one line per problem, exit 2, no template.
+"""
+
+import sys
+from pathlib import Path
+
+from spec.errors import SpecErrors
+from spec.project import load_project
+from stacks.environment_app import build, new_app
+
+ROOT = Path(__file__).resolve().parent
+
+
+def main() -> None:
+    app = new_app(ROOT)
+    try:
+        project = load_project(ROOT, only_env=app.node.try_get_context("env"))
+    except SpecErrors as exc:
+        for error in exc.errors:
+            print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    build(app, project)
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""CDK stacks and constructs. Import only from app.py and tests: loading aws_cdk takes seconds."""

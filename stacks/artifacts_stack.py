@@ -1,0 +1,58 @@
+"""ArtifactsStack: per environment, the key, the buckets and the Model Registry.
+
+Every pinned version of every model the environment serves is registered,
+not only the live one, so a promotion changes only the endpoint stack.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Stack, Tags
+from constructs import Construct
+
+from spec.catalog import G5_TYPES
+from spec.environment import Environment
+from spec.fit import gpu_fit
+from spec.pin import Pin
+from spec.serving_env import container_environment
+from stacks.constructs.access_log_bucket import AccessLogBucket
+from stacks.constructs.environment_key import EnvironmentKey
+from stacks.constructs.model_package_group import ModelPackageGroup
+from stacks.constructs.pinned_model_package import PinnedModelPackage, PinnedModelPackageProps
+from stacks.constructs.secure_bucket import SecureBucket, SecureBucketProps
+
+CAPTURE_EXPIRY_DAYS = 90
+
+
+class ArtifactsStack(Stack):
+    def __init__(self, scope: Construct, id: str, *, environment: Environment, pins: list[Pin], **kwargs):
+        super().__init__(scope, id, **kwargs)
+        env = environment
+        Tags.of(self).add("environment", env.name)
+        self.key = EnvironmentKey(self, "Key", environment=env.name).key
+        logs = AccessLogBucket(self, "AccessLogs").bucket
+        self.weights_bucket = SecureBucket(self, "Weights", SecureBucketProps(
+            key=self.key, access_logs=logs, access_log_prefix="weights/",
+            bucket_name=env.weights_bucket_name, object_lock_days=env.object_lock_days)).bucket
+        self.capture_bucket = SecureBucket(self, "DataCapture", SecureBucketProps(
+            key=self.key, access_logs=logs, access_log_prefix="data-capture/",
+            bucket_name=env.capture_bucket_name, expire_days=CAPTURE_EXPIRY_DAYS)).bucket
+
+        self.groups: dict[str, ModelPackageGroup] = {}
+        self.packages: dict[tuple[str, str], PinnedModelPackage] = {}
+        for pin in sorted(pins, key=lambda p: p.key):
+            if env.region not in pin.container.images:
+                continue  # not deployable here; validation refuses it as a live version
+            group = self.groups.get(pin.model)
+            if group is None:
+                group = self.groups[pin.model] = ModelPackageGroup(
+                    self, f"Group-{pin.model}", name=f"{env.name}-{pin.model}", model=pin.model,
+                    hub_repo=pin.source.hub_repo)
+            self.packages[pin.key] = PinnedModelPackage(
+                self, f"Package-{pin.model}-{pin.version}", PinnedModelPackageProps(
+                    pin=pin, group=group, region=env.region, weights_bucket_name=env.weights_bucket_name,
+                    environment=container_environment(pin),
+                    instance_types=[i.name for i in G5_TYPES
+                                    if i.gpus == pin.serving.tensor_parallel_degree and gpu_fit(pin, i).fits]))
+            # Export every version's ARN, live or not: a promotion then only switches which
+            # export the endpoint stack imports, and never removes one still in use.
+            self.export_value(self.packages[pin.key].arn)

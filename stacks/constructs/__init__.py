@@ -1,0 +1,1 @@
+"""One construct per file, named for what it deploys. Each exposes its L1 resources."""

@@ -1,0 +1,58 @@
+"""EndpointAutoscaling: target tracking on the endpoint's variant.
+
+The scalable target is registered after the endpoint exists (explicit
+dependency). Changing the instance type of an autoscaled variant needs the
+target removed first (aws/aws-cdk#29626): `promote`/`resize` handle that in
+phases; a plain `cdk deploy` of an instance-type change would fail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration, Stack, aws_applicationautoscaling as appscaling, aws_iam as iam
+from constructs import Construct, IConstruct
+
+from spec.environment import Autoscaling, Instances
+
+
+@dataclass(frozen=True)
+class EndpointAutoscalingProps:
+    endpoint_name: str
+    variant_name: str
+    instances: Instances
+    autoscaling: Autoscaling
+    endpoint: IConstruct  # registered only after this exists
+
+
+class EndpointAutoscaling(Construct):
+    def __init__(self, scope: Construct, id: str, props: EndpointAutoscalingProps):
+        super().__init__(scope, id)
+        stack = Stack.of(self)
+        # The service-linked role Application Auto Scaling creates for SageMaker: no
+        # project-managed role, no policy to get wrong.
+        service_linked = iam.Role.from_role_arn(
+            self, "ServiceLinkedRole",
+            f"arn:{stack.partition}:iam::{stack.account}:role/aws-service-role/"
+            "sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
+            mutable=False)
+        self.target = appscaling.ScalableTarget(
+            self, "Target",
+            service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
+            resource_id=f"endpoint/{props.endpoint_name}/variant/{props.variant_name}",
+            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+            min_capacity=props.instances.min,
+            max_capacity=props.instances.max,
+            role=service_linked,
+        )
+        self.target.node.add_dependency(props.endpoint)
+        scaling = props.autoscaling
+        self.policy = self.target.scale_to_track_metric(
+            "TargetTracking",
+            target_value=scaling.target,
+            predefined_metric=getattr(appscaling.PredefinedMetric, scaling.metric.cdk_name),
+            scale_out_cooldown=Duration.seconds(scaling.scale_out_cooldown_seconds),
+            scale_in_cooldown=Duration.seconds(scaling.scale_in_cooldown_seconds),
+        )
+        self.cfn_target: appscaling.CfnScalableTarget = self.target.node.default_child
+        self.cfn_policy: appscaling.CfnScalingPolicy = self.policy.node.default_child

@@ -1,0 +1,27 @@
+"""EnvironmentKey: the KMS key that encrypts an environment's weights, captures and alarm topics."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy, aws_iam as iam, aws_kms as kms
+from constructs import Construct
+
+
+class EnvironmentKey(Construct):
+    def __init__(self, scope: Construct, id: str, *, environment: str):
+        super().__init__(scope, id)
+        self.key = kms.Key(
+            self, "Key",
+            alias=f"alias/llama-{environment}",
+            description=f"Pinned Llama weights, data capture and alarm topics ({environment})",
+            enable_key_rotation=True,
+            # The weights bucket is retained (Object Lock); its key must outlive the stack too.
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        # CloudWatch alarms publish to KMS-encrypted SNS topics only if the key allows it.
+        self.key.add_to_resource_policy(iam.PolicyStatement(
+            sid="AllowCloudWatchAlarmsToEncryptedTopics",
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],  # in a key policy "*" means this key
+        ))
+        self.cfn_key: kms.CfnKey = self.key.node.default_child

@@ -1,0 +1,148 @@
+"""LlmEndpoint: Model -> EndpointConfig -> Endpoint for one pinned version, updated blue/green.
+
+Model and EndpointConfig carry no names: all their properties are
+create-only, so a version change replaces them and CloudFormation's new
+name flows into the Endpoint, which then updates in place (UpdateEndpoint)
+under the DeploymentConfig guardrails. The Endpoint keeps a fixed name so
+clients never change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import jsii
+from aws_cdk import aws_iam as iam, aws_sagemaker as sagemaker
+from constructs import Construct, IValidation
+
+from spec.environment import Deployment, Strategy
+
+# Least outstanding requests suits LLMs: request durations vary with output length.
+ROUTING = "LEAST_OUTSTANDING_REQUESTS"
+
+
+@dataclass(frozen=True)
+class DataCapture:
+    destination_uri: str
+    percent: int
+    kms_key_arn: str
+
+
+@dataclass(frozen=True)
+class LlmEndpointProps:
+    endpoint_name: str
+    variant_name: str
+    model_package_arn: str
+    role: iam.IRole
+    role_policy: iam.Policy
+    instance_type: str
+    initial_instance_count: int
+    startup_timeout_seconds: int
+    download_timeout_seconds: int
+    deployment: Deployment
+    rollback_alarm_names: list[str]
+    network_isolation: bool = True
+    subnet_ids: list[str] = field(default_factory=list)
+    security_group_ids: list[str] = field(default_factory=list)
+    data_capture: DataCapture | None = None
+
+
+class LlmEndpoint(Construct):
+    def __init__(self, scope: Construct, id: str, props: LlmEndpointProps):
+        super().__init__(scope, id)
+        self.props = props
+        self.node.add_validation(_RollbackAlarmsValidation(props.rollback_alarm_names))
+        vpc = (sagemaker.CfnModel.VpcConfigProperty(subnets=props.subnet_ids,
+                                                    security_group_ids=props.security_group_ids)
+               if props.subnet_ids else None)
+        self.cfn_model = sagemaker.CfnModel(
+            self, "Model",
+            execution_role_arn=props.role.role_arn,
+            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
+                model_package_name=props.model_package_arn),
+            enable_network_isolation=props.network_isolation,
+            vpc_config=vpc,
+        )
+        self.cfn_model.node.add_dependency(props.role_policy)
+
+        # No EndpointConfig KmsKeyId: g5 (and every GPU type in spec/catalog.py) has local
+        # NVMe storage, for which CreateEndpointConfig rejects it; that volume is
+        # hardware-encrypted. Captured data is encrypted by its own KmsKeyId below.
+        self.cfn_endpoint_config = sagemaker.CfnEndpointConfig(
+            self, "Config",
+            production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                variant_name=props.variant_name,
+                model_name=self.cfn_model.attr_model_name,
+                instance_type=props.instance_type,
+                initial_instance_count=props.initial_instance_count,
+                container_startup_health_check_timeout_in_seconds=props.startup_timeout_seconds,
+                model_data_download_timeout_in_seconds=props.download_timeout_seconds,
+                routing_config=sagemaker.CfnEndpointConfig.RoutingConfigProperty(routing_strategy=ROUTING),
+            )],
+            data_capture_config=_capture(props.data_capture),
+        )
+
+        self.cfn_endpoint = sagemaker.CfnEndpoint(
+            self, "Endpoint",
+            endpoint_name=props.endpoint_name,
+            endpoint_config_name=self.cfn_endpoint_config.attr_endpoint_config_name,
+            deployment_config=_deployment_config(props.deployment, props.rollback_alarm_names),
+            # Keep the instance count autoscaling reached (aws/aws-cdk#23151) ...
+            retain_all_variant_properties=True,
+            # ... but apply data-capture changes from the new config.
+            exclude_retained_variant_properties=[
+                sagemaker.CfnEndpoint.VariantPropertyProperty(variant_property_type="DataCaptureConfig")],
+        )
+
+    @property
+    def endpoint_name(self) -> str:
+        return self.cfn_endpoint.attr_endpoint_name
+
+
+def _capture(capture: DataCapture | None):
+    if capture is None or capture.percent == 0:
+        return None
+    return sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
+        enable_capture=True,
+        initial_sampling_percentage=capture.percent,
+        destination_s3_uri=capture.destination_uri,
+        kms_key_id=capture.kms_key_arn,
+        capture_options=[sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode=m)
+                         for m in ("Input", "Output")],
+        capture_content_type_header=sagemaker.CfnEndpointConfig.CaptureContentTypeHeaderProperty(
+            json_content_types=["application/json"]),
+    )
+
+
+def _deployment_config(d: Deployment, alarm_names: list[str]):
+    size = d.canary_size or d.linear_step
+    capacity = (sagemaker.CfnEndpoint.CapacitySizeProperty(type=size.cfn_type, value=size.value)
+                if size else None)
+    routing = sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
+        type=d.strategy.traffic_routing_type,
+        wait_interval_in_seconds=d.wait_seconds,
+        canary_size=capacity if d.strategy is Strategy.CANARY else None,
+        linear_step_size=capacity if d.strategy is Strategy.LINEAR else None,
+    )
+    return sagemaker.CfnEndpoint.DeploymentConfigProperty(
+        blue_green_update_policy=sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
+            traffic_routing_configuration=routing,
+            termination_wait_in_seconds=d.baking_seconds,
+            maximum_execution_timeout_in_seconds=d.max_execution_seconds,
+        ),
+        auto_rollback_configuration=sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
+            alarms=[sagemaker.CfnEndpoint.AlarmProperty(alarm_name=n) for n in alarm_names]),
+    )
+
+
+@jsii.implements(IValidation)
+class _RollbackAlarmsValidation:
+    """SageMaker takes 1-10 rollback alarms; reported at synth with every other validation."""
+
+    def __init__(self, names: list[str]):
+        self.names = names
+
+    def validate(self) -> list[str]:
+        if not 1 <= len(self.names) <= 10:
+            return [f"AutoRollbackConfiguration takes 1-10 alarms, got {len(self.names)}"]
+        return []

@@ -1,0 +1,12 @@
+"""cdk-nag (v3) acknowledgments: every one states why the finding does not apply here."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Validations
+from constructs import IConstruct
+
+
+def suppress(construct: IConstruct, reasons: dict[str, str]) -> None:
+    """`reasons` maps a rule id (e.g. AwsSolutions-IAM5) to why it is accepted on this construct."""
+    for rule, reason in reasons.items():
+        Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=reason))

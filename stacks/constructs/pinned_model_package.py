@@ -1,0 +1,94 @@
+"""PinnedModelPackage: one Model Registry version built from one pin manifest.
+
+The image is referenced by digest and the weights as an uncompressed S3
+prefix; the manifest hash and source revision travel as metadata so anyone
+can trace a registry version back to its file in git. InferenceSpecification
+is create-only, which matches pins being immutable; ModelApprovalStatus
+updates in place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import RemovalPolicy, Tags, aws_sagemaker as sagemaker
+from constructs import Construct
+
+from spec.pin import Pin
+
+CONTENT_TYPES = ["application/json"]
+
+
+@dataclass(frozen=True)
+class PinnedModelPackageProps:
+    pin: Pin
+    group: "ModelPackageGroupLike"
+    region: str
+    weights_bucket_name: str
+    environment: dict[str, str]
+    instance_types: list[str]
+
+
+class ModelPackageGroupLike:  # structural: anything with `.name` and `.cfn_group`
+    name: str
+    cfn_group: sagemaker.CfnModelPackageGroup
+
+
+class PinnedModelPackage(Construct):
+    def __init__(self, scope: Construct, id: str, props: PinnedModelPackageProps):
+        super().__init__(scope, id)
+        pin = props.pin
+        image = pin.container.images[props.region]
+        self.image = image
+        self.model_data_uri = f"s3://{props.weights_bucket_name}/{pin.weights.prefix}"
+        self.cfn_package = sagemaker.CfnModelPackage(
+            self, "Package",
+            model_package_group_name=props.group.name,
+            model_package_description=(pin.description or f"{pin.model} {pin.version}")[:1000],
+            model_approval_status=pin.approval.status.value,
+            approval_description=_approval_description(pin),
+            inference_specification=sagemaker.CfnModelPackage.InferenceSpecificationProperty(
+                containers=[sagemaker.CfnModelPackage.ModelPackageContainerDefinitionProperty(
+                    image=image,
+                    image_digest="sha256:" + image.rsplit("@sha256:", 1)[1],
+                    environment=props.environment,
+                    model_data_source=sagemaker.CfnModelPackage.ModelDataSourceProperty(
+                        s3_data_source=sagemaker.CfnModelPackage.S3ModelDataSourceProperty(
+                            s3_uri=self.model_data_uri,
+                            s3_data_type="S3Prefix",
+                            compression_type="None",
+                        )),
+                )],
+                supported_content_types=CONTENT_TYPES,
+                supported_response_mime_types=CONTENT_TYPES,
+                supported_realtime_inference_instance_types=props.instance_types,
+            ),
+            customer_metadata_properties={
+                "pin-model": pin.model,
+                "pin-version": pin.version,
+                "pin-manifest-sha256": pin.manifest_sha256,
+                "source-repo": pin.source.hub_repo,
+                "source-revision": pin.source.revision,
+                "container-tag": pin.container.tag,
+            },
+        )
+        self.cfn_package.add_resource_dependency(props.group.cfn_group)
+        self.cfn_package.apply_removal_policy(RemovalPolicy.RETAIN)
+        Tags.of(self).add("model", pin.model)
+        Tags.of(self).add("model-version", pin.version)
+
+    @property
+    def arn(self) -> str:
+        return self.cfn_package.attr_model_package_arn
+
+
+def _approval_description(pin: Pin) -> str:
+    a = pin.approval
+    parts = [a.status.value]
+    if a.by:
+        parts.append(f"by {a.by}")
+    if a.at:
+        parts.append(f"at {a.at.isoformat()}")
+    if a.evidence:
+        parts.append(f"evidence: {a.evidence}")
+    return " ".join(parts)[:1000]

@@ -1,0 +1,71 @@
+"""EndpointStack: one endpoint of one environment, serving its configured live version.
+
+Outputs name what is deployed (version, image digest, weights URI, manifest
+hash), so the review summary and `promote` read them from the template
+instead of recomputing them.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Stack, Tags
+from constructs import Construct
+
+from spec.catalog import INSTANCES
+from spec.environment import VARIANT_NAME, Endpoint, Environment
+from spec.pin import Pin
+from stacks.artifacts_stack import ArtifactsStack
+from stacks.constructs.alarm_topic import AlarmTopic
+from stacks.constructs.endpoint_alarms import EndpointAlarms, EndpointAlarmsProps
+from stacks.constructs.endpoint_autoscaling import EndpointAutoscaling, EndpointAutoscalingProps
+from stacks.constructs.endpoint_dashboard import EndpointDashboard
+from stacks.constructs.endpoint_execution_role import EndpointExecutionRole, EndpointExecutionRoleProps
+from stacks.constructs.llm_endpoint import DataCapture, LlmEndpoint, LlmEndpointProps
+
+
+class EndpointStack(Stack):
+    def __init__(self, scope: Construct, id: str, *, environment: Environment, key: str, endpoint: Endpoint,
+                 pin: Pin, artifacts: ArtifactsStack, **kwargs):
+        super().__init__(scope, id, **kwargs)
+        env = environment
+        name = env.endpoint_name(key)
+        for tag, value in (("environment", env.name), ("endpoint", name), ("model", pin.model),
+                           ("model-version", pin.version)):
+            Tags.of(self).add(tag, value)
+        package = artifacts.packages[pin.key]
+        registry, repository = pin.container.repository_of(env.region)
+        capture_prefix = f"{name}/"
+
+        role = EndpointExecutionRole(self, "ExecutionRole", EndpointExecutionRoleProps(
+            endpoint_name=name, weights_bucket_name=env.weights_bucket_name, model_prefix=f"{pin.model}/",
+            image_registry=registry, image_repository=repository, key=artifacts.key,
+            capture_bucket_name=env.capture_bucket_name if endpoint.data_capture_percent else None,
+            capture_prefix=capture_prefix, in_vpc=bool(endpoint.network.subnet_ids)))
+        topic = AlarmTopic(self, "AlarmTopic", name=name, key=artifacts.key,
+                           emails=sorted(set(env.notify) | set(endpoint.notify))).topic
+        self.alarms = EndpointAlarms(self, "Alarms", EndpointAlarmsProps(
+            endpoint_name=name, variant_name=VARIANT_NAME,
+            gpus_per_instance=INSTANCES[endpoint.instance_type].gpus,
+            thresholds=endpoint.alarms, topic=topic))
+        self.endpoint = LlmEndpoint(self, "Endpoint", LlmEndpointProps(
+            endpoint_name=name, variant_name=VARIANT_NAME, model_package_arn=package.arn,
+            role=role.role, role_policy=role.policy,
+            instance_type=endpoint.instance_type, initial_instance_count=endpoint.instances.initial,
+            startup_timeout_seconds=endpoint.timeouts.container_startup_seconds,
+            download_timeout_seconds=endpoint.timeouts.model_download_seconds,
+            deployment=endpoint.deployment,
+            rollback_alarm_names=[a.alarm_name for a in self.alarms.rollback_alarms],
+            network_isolation=endpoint.network.network_isolation,
+            subnet_ids=endpoint.network.subnet_ids, security_group_ids=endpoint.network.security_group_ids,
+            data_capture=DataCapture(
+                destination_uri=f"s3://{env.capture_bucket_name}/{capture_prefix}",
+                percent=endpoint.data_capture_percent, kms_key_arn=artifacts.key.key_arn)))
+        self.autoscaling = EndpointAutoscaling(self, "Autoscaling", EndpointAutoscalingProps(
+            endpoint_name=name, variant_name=VARIANT_NAME, instances=endpoint.instances,
+            autoscaling=endpoint.autoscaling, endpoint=self.endpoint.cfn_endpoint))
+        EndpointDashboard(self, "Dashboard", name=name, alarms=self.alarms)
+
+        for output, value in (("EndpointName", name), ("ModelVersion", pin.version), ("Model", pin.model),
+                              ("Image", package.image), ("WeightsUri", package.model_data_uri),
+                              ("ManifestSha256", pin.manifest_sha256), ("ModelPackageArn", package.arn),
+                              ("InstanceType", endpoint.instance_type)):
+            CfnOutput(self, output, value=value)

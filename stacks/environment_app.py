@@ -1,0 +1,49 @@
+"""Build every environment's stacks into a CDK app from a validated Project."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from aws_cdk import App, Environment as CdkEnvironment, Validations
+from cdk_nag import AwsSolutionsChecks
+
+from spec.project import Project
+from stacks.artifacts_stack import ArtifactsStack
+from stacks.endpoint_stack import EndpointStack
+
+STACK_PREFIX = "llama"
+
+
+def artifacts_stack_name(env: str) -> str:
+    return f"{STACK_PREFIX}-{env}-artifacts"
+
+
+def endpoint_stack_name(env: str, endpoint: str) -> str:
+    return f"{STACK_PREFIX}-{env}-{endpoint}"
+
+
+def new_app(root: Path, outdir: str | None = None, context: dict | None = None) -> App:
+    """An App with cdk.json's feature flags, also when run without the CDK CLI (tests, benchmarks)."""
+    flags = json.loads((root / "cdk.json").read_text())["context"]
+    return App(outdir=outdir, context={**flags, **(context or {})})
+
+
+def build(app: App, project: Project) -> App:
+    for env in project.environments.values():
+        cdk_env = CdkEnvironment(account=env.account, region=env.region)
+        models = {e.model for e in env.endpoints.values()}
+        artifacts = ArtifactsStack(
+            app, artifacts_stack_name(env.name), environment=env, env=cdk_env,
+            pins=[p for p in project.pins.values() if p.model in models],
+            description=f"Pinned Llama weights, keys and Model Registry ({env.name})")
+        for key, endpoint in env.endpoints.items():
+            stack = EndpointStack(
+                app, endpoint_stack_name(env.name, key), environment=env, key=key, endpoint=endpoint,
+                pin=project.pin_for(endpoint), artifacts=artifacts, env=cdk_env,
+                description=f"SageMaker endpoint {env.endpoint_name(key)} ({endpoint.model} {endpoint.version})")
+            stack.add_stack_dependency(artifacts)
+    # cdk-nag v3 is a policy-validation plugin: findings fail `cdk synth` and land in
+    # cdk.out/policy-validation-report.json.
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True, write_suppressions_to_cloud_formation=True))
+    return app
