@@ -66,6 +66,6 @@ class EndpointStack(Stack):
 
         for output, value in (("EndpointName", name), ("ModelVersion", pin.version), ("Model", pin.model),
                               ("Image", package.image), ("WeightsUri", package.model_data_uri),
-                              ("ManifestSha256", pin.manifest_sha256), ("ModelPackageArn", package.arn),
+                              ("ManifestSha256", pin.manifest_sha256),
                               ("InstanceType", endpoint.instance_type)):
             CfnOutput(self, output, value=value)

@@ -44,9 +44,10 @@ def _yaml() -> YAML:
 
 def read_data(path: Path) -> Any:
     """Plain data of a YAML/JSON file (no ruamel containers)."""
+    text = path.read_text(encoding="utf-8")
     if path.suffix == ".json":
-        return json.loads(path.read_text())
-    return YAML(typ="safe", pure=True).load(path.read_text())
+        return json.loads(text)
+    return YAML(typ="safe", pure=True).load(text)
 
 
 def line_of(text: str, needle: str) -> int:
@@ -67,12 +68,12 @@ class Tree:
         return self.root / rel
 
     def text(self, rel: str) -> str:
-        return self.path(rel).read_text()
+        return self.path(rel).read_text(encoding="utf-8")
 
     def write(self, rel: str, text: str) -> None:
         path = self.path(rel)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        path.write_text(text, encoding="utf-8")
 
     def replace(self, rel: str, old: str, new: str) -> int:
         """Replace the first `old` in the file; returns the 1-based line where it was."""
@@ -87,9 +88,9 @@ class Tree:
         """Round-trip edit: comments, order and style of the rest of the file stay as they are."""
         yaml = _yaml()
         path = self.path(rel)
-        data = yaml.load(path.read_text())
+        data = yaml.load(path.read_text(encoding="utf-8"))
         yield data
-        with path.open("w") as handle:
+        with path.open("w", encoding="utf-8") as handle:
             yaml.dump(data, handle)
 
     def endpoint(self, data: Any, name: str = "intent-3b") -> Any:
