@@ -1,0 +1,54 @@
+# Two entry points: `make synth` (set up, validate, synthesize every environment, review summary)
+# and `make test`. Everything installs into ./.venv and ./node_modules; nothing global.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := .make
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+export CDK_DISABLE_CLI_TELEMETRY := true
+
+.PHONY: setup synth test validate snapshot deploy bench clean help
+
+help:
+	@echo "make synth      set up, validate, synthesize every environment into cdk.out/, print the review summary"
+	@echo "make test       set up and run the tests (cfn-lint, cdk-nag, snapshots, validation)"
+	@echo "make validate   check environment configs and pin manifests"
+	@echo "make snapshot   accept template changes after review (updates tests/__snapshots__/)"
+	@echo "make deploy ENV=dev   deploy one environment to REAL AWS with your credentials"
+	@echo "make bench      rerun the benchmarks and print their figures"
+
+$(STAMP)/python: requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@mkdir -p $(STAMP) && touch $@
+
+$(STAMP)/node: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@mkdir -p $(STAMP) && touch $@
+
+setup: $(STAMP)/python $(STAMP)/node
+
+validate: $(STAMP)/python
+	$(PY) -m scripts validate
+
+synth: setup
+	$(PY) -m scripts synth $(if $(ENV),--env $(ENV))
+
+test: setup
+	$(PY) -m pytest
+
+snapshot: setup
+	$(PY) -m pytest tests/test_templates_quality.py --snapshot-update
+
+deploy: setup
+	@test -n "$(ENV)" || (echo "usage: make deploy ENV=dev|staging|prod (real AWS, your credentials)"; exit 2)
+	$(PY) -m scripts synth --env $(ENV)
+	node_modules/.bin/cdk deploy --app cdk.out "llama-$(ENV)-*" --require-approval broadening
+
+bench: setup
+	$(PY) benchmarks/synth_time.py
+
+clean:
+	rm -rf cdk.out cdk.out.tmp-* $(STAMP) .pytest_cache

@@ -1,0 +1,191 @@
+"""Pin manifests for the pinning commands: find, load, compare, seal and write.
+
+Loading one pin does not need the rest of the repo to be valid (unlike
+`spec.project.load_project`): pinning a new version must not fail because an
+unrelated environment config is being edited.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from scripts.lib.errors import UserError
+from spec.environment import Environment
+from spec.errors import Invalid, SpecError, SpecErrors
+from spec.loader import read_document, require
+from spec.manifest_io import render, seal, write_atomic
+from spec.pin import Pin, PinnedContent
+from spec.project import ENVIRONMENTS_DIR, PINS_DIR, SUFFIXES
+from spec.serving_env import container_environment
+
+DOCS = "see docs/configuration.md"
+
+
+def fail(errors: list[SpecError]) -> None:
+    """Raise: one problem as a single `error:` line, several as SpecErrors (one line each)."""
+    if len(errors) == 1:
+        raise UserError(str(errors[0]))
+    if errors:
+        raise SpecErrors(errors)
+
+
+def display(root: Path, path: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def pin_path(root: Path, model: str, version: str) -> Path:
+    return root / PINS_DIR / model / f"{version}.yaml"
+
+
+def existing_pin_file(root: Path, model: str, version: str) -> Path | None:
+    for suffix in SUFFIXES:
+        path = root / PINS_DIR / model / f"{version}{suffix}"
+        if path.is_file():
+            return path
+    return None
+
+
+def load_pin(root: Path, model: str, version: str) -> Pin | None:
+    """The pin model/version if a manifest exists (SpecErrors if it is invalid), else None."""
+    path = existing_pin_file(root, model, version)
+    if path is None:
+        return None
+    shown = display(root, path)
+    pin = require(Pin, path, shown)
+    if pin.key != (model, version):
+        raise UserError(f"{shown}: model: pins {pin.model}/{pin.version} but lives at {shown}; "
+                        f"fix: run python -m scripts validate and move the file")
+    return pin
+
+
+def all_pin_keys(root: Path) -> list[tuple[str, str]]:
+    base = root / PINS_DIR
+    return sorted((p.parent.name, p.stem) for p in base.glob("*/*") if p.suffix in SUFFIXES and p.is_file())
+
+
+def load_pins(root: Path, keys: list[tuple[str, str]]) -> list[Pin]:
+    """Every requested pin, or SpecErrors naming every problem."""
+    pins: list[Pin] = []
+    errors: list[SpecError] = []
+    for model, version in keys:
+        try:
+            pin = load_pin(root, model, version)
+        except SpecErrors as exc:
+            errors += exc.errors
+            continue
+        if pin is None:
+            known = sorted(v for m, v in all_pin_keys(root) if m == model)
+            fix = f"use a pinned version ({', '.join(known)})" if known else "check --model, or pin it first"
+            errors.append(SpecError("--version", "", f"no pin {PINS_DIR}/{model}/{version}.yaml", fix))
+            continue
+        pins.append(pin)
+    if errors:
+        raise SpecErrors(errors)
+    return pins
+
+
+def environment(root: Path, name: str) -> Environment:
+    """One environment config, validated on its own (SpecErrors when invalid)."""
+    for suffix in SUFFIXES:
+        path = root / ENVIRONMENTS_DIR / f"{name}{suffix}"
+        if path.is_file():
+            return require(Environment, path, display(root, path))
+    known = sorted(p.stem for p in (root / ENVIRONMENTS_DIR).glob("*") if p.suffix in SUFFIXES)
+    raise UserError(f"--env: no environment named '{name}'; fix: use one of: {', '.join(known) or '(none)'}")
+
+
+def read_settings(path: Path, root: Path) -> dict[str, Any]:
+    """A --settings file: description, source (hub_repo, license), serving, resources."""
+    shown = display(root, path) if path.is_absolute() else str(path)
+    data, errors = read_document(path, shown)
+    if errors:
+        fail(errors)
+    if not isinstance(data, dict):
+        fail([SpecError(shown, "", "is not a mapping", "write description/source/serving/resources keys")])
+    allowed = {"description", "source", "serving", "resources"}
+    plain = _plain(data)
+    found = [SpecError(shown, key, "unknown key", f"remove it (allowed: {', '.join(sorted(allowed))}; "
+                       "container images come from --like or --framework)") for key in plain if key not in allowed]
+    source = plain.get("source") or {}
+    if isinstance(source, dict):
+        found += [SpecError(shown, f"source.{k}", "cannot be set in a settings file",
+                            "the revision comes from --revision; set source.hub_repo or source.license only")
+                  for k in source if k not in ("hub_repo", "license")]
+    fail(found)
+    return plain
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+def seal_checked(data: dict[str, Any], shown: str) -> Pin:
+    """seal() with every validation problem as one `error:` line naming `shown` and the field."""
+    try:
+        pin = seal(data)
+    except ValidationError as exc:
+        fail([_spec_error(shown, err) for err in exc.errors()])
+        raise AssertionError("unreachable") from None
+    try:
+        container_environment(pin)
+    except Invalid as exc:
+        fail([SpecError(shown, "serving.extra_env", exc.problem, exc.fix)])
+    return pin
+
+
+def _spec_error(shown: str, err: dict) -> SpecError:
+    loc = [str(p) for p in err["loc"]]
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, Invalid):
+        if cause.field:
+            loc.append(cause.field)
+        return SpecError(shown, ".".join(loc), cause.problem, cause.fix)
+    problem = err["msg"].removeprefix("Value error, ")
+    value = err.get("input")
+    if err["type"] != "missing" and not isinstance(value, (dict, list)):
+        problem += f" (got {value!r})"
+    fix = "add it" if err["type"] == "missing" else DOCS
+    if err["type"] == "extra_forbidden":
+        problem, fix = "unknown key", "remove it or correct its spelling"
+    return SpecError(shown, ".".join(loc), problem, fix)
+
+
+def write_pin(root: Path, pin: Pin) -> Path:
+    path = pin_path(root, pin.model, pin.version)
+    write_atomic(path, render(pin))
+    return path
+
+
+def differences(old: PinnedContent, new: PinnedContent) -> list[str]:
+    """Human-readable list of what differs between two pins' content."""
+    out: list[str] = []
+    if old.source.revision != new.source.revision or old.source.hub_repo != new.source.hub_repo:
+        out.append(f"source: {old.source.hub_repo}@{old.source.revision} -> {new.source.hub_repo}@{new.source.revision}")
+    if old.source.license != new.source.license:
+        out.append(f"source.license: {old.source.license} -> {new.source.license}")
+    if old.weights.prefix != new.weights.prefix:
+        out.append(f"weights.prefix: {old.weights.prefix} -> {new.weights.prefix}")
+    before = {f.path: f for f in old.weights.files}
+    after = {f.path: f for f in new.weights.files}
+    for name in sorted(before.keys() | after.keys()):
+        a, b = before.get(name), after.get(name)
+        if a is None:
+            out.append(f"weights: {name} is new")
+        elif b is None:
+            out.append(f"weights: {name} is gone")
+        elif (a.size, a.sha256) != (b.size, b.sha256):
+            out.append(f"weights: {name} changed (sha256 {a.sha256[:12]}... -> {b.sha256[:12]}...)")
+    for section in ("container", "serving", "resources"):
+        if getattr(old, section) != getattr(new, section):
+            out.append(f"{section} differs")
+    return out
