@@ -12,7 +12,7 @@ from spec.errors import SpecErrors
 from spec.project import load_project
 from stacks.environment_app import build, new_app
 
-ROOT = Path(__file__).resolve().parent
+ROOT = Path(__file__).absolute().parent  # not resolve(): a symlinked app.py serves its own repo
 
 
 def main() -> None:
