@@ -32,6 +32,10 @@ class FileChanged(Exception):
     """The file's size changed while it was being hashed."""
 
 
+class Cancelled(Exception):
+    """Another file failed (or Ctrl-C): the remaining files are not hashed."""
+
+
 @dataclass(frozen=True)
 class FileDigest:
     size: int
@@ -57,7 +61,7 @@ class FileDigest:
 
 
 def hash_file(path: Path | str, part_size: int | None = None, chunk_size: int = CHUNK,
-              on_bytes: OnBytes | None = None) -> FileDigest:
+              on_bytes: OnBytes | None = None, cancel: threading.Event | None = None) -> FileDigest:
     """Stream `path` once; with `part_size`, also hash each part of that size.
 
     Reads never cross a part boundary, so each byte is read once and fed to
@@ -91,6 +95,8 @@ def hash_file(path: Path | str, part_size: int | None = None, chunk_size: int = 
                     in_part = 0
             if on_bytes:
                 on_bytes(count)
+            if cancel is not None and cancel.is_set():
+                raise Cancelled(str(path))
     if part is not None and in_part:
         parts.append(part.digest())
     if size != expected:
@@ -122,10 +128,17 @@ def hash_files(paths: Iterable[Path | str], workers: int | None = None,
     def one(item: tuple[str, int]) -> tuple[str, FileDigest]:
         path, size = item
         part_size = part_size_for(size) if part_size_for else None
-        return path, hash_file(path, part_size, chunk_size, report if on_bytes else None)
+        return path, hash_file(path, part_size, chunk_size, report if on_bytes else None, cancel)
 
+    cancel = threading.Event()
     count = min(workers or default_workers(), max(1, len(items)))
     if count == 1:
         return dict(one(item) for item in items)
-    with ThreadPoolExecutor(max_workers=count, thread_name_prefix="sha256") as pool:
+    pool = ThreadPoolExecutor(max_workers=count, thread_name_prefix="sha256")
+    try:
         return dict(pool.map(one, items))
+    except BaseException:  # a failed file or Ctrl-C: stop the others at their next chunk
+        cancel.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

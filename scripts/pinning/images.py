@@ -99,6 +99,9 @@ def default_lookup(framework: str, version: str, region: str) -> str:
 
 
 def lookup_source() -> str:
+    """Where `lookup` takes image URIs from, for the user."""
+    if lookup_uri is not default_lookup:
+        return "a custom lookup"
     try:
         import importlib.util
 
@@ -106,7 +109,7 @@ def lookup_source() -> str:
             return "sagemaker-core"
     except (ImportError, ValueError):
         pass
-    return "built-in table (sagemaker-core 2.27.0 data)"
+    return "the built-in table (sagemaker-core 2.27.0 data)"
 
 
 # Replaceable (tests): (framework, version, region) -> "<registry>/<repository>:<tag>".
@@ -193,8 +196,7 @@ def digest_state(ecr: Any, account: str, repository: str, digest: str) -> tuple[
         return "unverified", f"ECR unreachable: {exc.__class__.__name__}"
     if any(i.get("imageId", {}).get("imageDigest") == digest for i in response.get("images", [])):
         return "present", ""
-    failure = (response.get("failures") or [{}])[0]
-    code = failure.get("failureCode", "")
-    if code in ("ImageNotFound", "") or not code:
+    code = (response.get("failures") or [{}])[0].get("failureCode", "")
+    if code in ("ImageNotFound", ""):
         return "missing", "image digest not found"
     return "unverified", f"ECR: {code}"

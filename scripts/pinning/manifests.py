@@ -21,6 +21,14 @@ from spec.pin import Pin, PinnedContent
 from spec.project import ENVIRONMENTS_DIR, PINS_DIR, SUFFIXES
 from spec.serving_env import container_environment
 
+
+class Problem(SpecError):
+    """`<flag or place>: [field: ]problem; fix: ...` (SpecError prints '(file)' for an empty field)."""
+
+    def __str__(self) -> str:
+        field = f"{self.field}: " if self.field else ""
+        return f"{self.file}: {field}{self.problem}; fix: {self.fix}"
+
 DOCS = "see docs/configuration.md"
 
 
@@ -82,11 +90,10 @@ def load_pins(root: Path, keys: list[tuple[str, str]]) -> list[Pin]:
         if pin is None:
             known = sorted(v for m, v in all_pin_keys(root) if m == model)
             fix = f"use a pinned version ({', '.join(known)})" if known else "check --model, or pin it first"
-            errors.append(SpecError("--version", "", f"no pin {PINS_DIR}/{model}/{version}.yaml", fix))
+            errors.append(Problem("--version", "", f"no pin {PINS_DIR}/{model}/{version}.yaml", fix))
             continue
         pins.append(pin)
-    if errors:
-        raise SpecErrors(errors)
+    fail(errors)
     return pins
 
 
@@ -107,14 +114,14 @@ def read_settings(path: Path, root: Path) -> dict[str, Any]:
     if errors:
         fail(errors)
     if not isinstance(data, dict):
-        fail([SpecError(shown, "", "is not a mapping", "write description/source/serving/resources keys")])
+        fail([Problem(shown, "", "is not a mapping", "write description/source/serving/resources keys")])
     allowed = {"description", "source", "serving", "resources"}
     plain = _plain(data)
-    found = [SpecError(shown, key, "unknown key", f"remove it (allowed: {', '.join(sorted(allowed))}; "
+    found = [Problem(shown, key, "unknown key", f"remove it (allowed: {', '.join(sorted(allowed))}; "
                        "container images come from --like or --framework)") for key in plain if key not in allowed]
     source = plain.get("source") or {}
     if isinstance(source, dict):
-        found += [SpecError(shown, f"source.{k}", "cannot be set in a settings file",
+        found += [Problem(shown, f"source.{k}", "cannot be set in a settings file",
                             "the revision comes from --revision; set source.hub_repo or source.license only")
                   for k in source if k not in ("hub_repo", "license")]
     fail(found)
@@ -139,7 +146,7 @@ def seal_checked(data: dict[str, Any], shown: str) -> Pin:
     try:
         container_environment(pin)
     except Invalid as exc:
-        fail([SpecError(shown, "serving.extra_env", exc.problem, exc.fix)])
+        fail([Problem(shown, "serving.extra_env", exc.problem, exc.fix)])
     return pin
 
 
@@ -149,7 +156,7 @@ def _spec_error(shown: str, err: dict) -> SpecError:
     if isinstance(cause, Invalid):
         if cause.field:
             loc.append(cause.field)
-        return SpecError(shown, ".".join(loc), cause.problem, cause.fix)
+        return Problem(shown, ".".join(loc), cause.problem, cause.fix)
     problem = err["msg"].removeprefix("Value error, ")
     value = err.get("input")
     if err["type"] != "missing" and not isinstance(value, (dict, list)):
@@ -157,7 +164,7 @@ def _spec_error(shown: str, err: dict) -> SpecError:
     fix = "add it" if err["type"] == "missing" else DOCS
     if err["type"] == "extra_forbidden":
         problem, fix = "unknown key", "remove it or correct its spelling"
-    return SpecError(shown, ".".join(loc), problem, fix)
+    return Problem(shown, ".".join(loc), problem, fix)
 
 
 def write_pin(root: Path, pin: Pin) -> Path:
@@ -170,7 +177,8 @@ def differences(old: PinnedContent, new: PinnedContent) -> list[str]:
     """Human-readable list of what differs between two pins' content."""
     out: list[str] = []
     if old.source.revision != new.source.revision or old.source.hub_repo != new.source.hub_repo:
-        out.append(f"source: {old.source.hub_repo}@{old.source.revision} -> {new.source.hub_repo}@{new.source.revision}")
+        out.append(f"source: {old.source.hub_repo}@{old.source.revision} -> "
+                   f"{new.source.hub_repo}@{new.source.revision}")
     if old.source.license != new.source.license:
         out.append(f"source.license: {old.source.license} -> {new.source.license}")
     if old.weights.prefix != new.weights.prefix:

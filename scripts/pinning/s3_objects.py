@@ -18,7 +18,7 @@ import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from scripts.pinning.hashing import CHUNK, MIB, FileDigest, OnBytes
 
@@ -194,8 +194,10 @@ def upload_all(s3: Any, bucket: str, uploads: list[Upload], part_size: int, conc
                 future.result()
             except Exception as exc:  # noqa: BLE001 - collected and reported per file
                 failures.append((key, exc))
-    finally:
-        manager.shutdown(cancel=bool(failures))
+    except BaseException:  # Ctrl-C: cancel what is still running (multipart uploads are aborted)
+        manager.shutdown(cancel=True)
+        raise
+    manager.shutdown()
     return failures
 
 

@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from scripts.pinning.manifests import Problem
 from spec.errors import SpecError
 
 DEFAULT_EXCLUDES = ("original/*",)
@@ -31,7 +32,7 @@ def scan(directory: Path, display: str, excludes: tuple[str, ...] = DEFAULT_EXCL
          ) -> tuple[list[SnapshotFile], list[SpecError]]:
     """Every file to pin, sorted by name, or the problems that make the directory unpinnable."""
     if not directory.is_dir():
-        return [], [SpecError(display, "(directory)", "is not a directory",
+        return [], [Problem(display, "", "is not a directory",
                               "pass the snapshot directory (the one holding config.json) as --source")]
     files: list[SnapshotFile] = []
     errors: list[SpecError] = []
@@ -47,23 +48,23 @@ def scan(directory: Path, display: str, excludes: tuple[str, ...] = DEFAULT_EXCL
             try:
                 size = path.stat().st_size
             except OSError as exc:
-                errors.append(SpecError(display, rel, f"cannot be read ({exc.__class__.__name__})",
+                errors.append(Problem(display, rel, f"cannot be read ({exc.__class__.__name__})",
                                         "fix the file (a broken symlink into the HF cache?) or --exclude it"))
                 continue
             if not path.is_file():
                 continue
             if "\\" in rel:
-                errors.append(SpecError(display, rel, "has a backslash in its name",
+                errors.append(Problem(display, rel, "has a backslash in its name",
                                         "rename the file or --exclude it"))
             elif size == 0:
-                errors.append(SpecError(display, rel, "is empty (0 bytes)", "remove it or --exclude it"))
+                errors.append(Problem(display, rel, "is empty (0 bytes)", "remove it or --exclude it"))
             else:
                 files.append(SnapshotFile(path, rel, size))
     names = {f.name for f in files}
     if "config.json" not in names:
-        errors.append(SpecError(display, "config.json", "missing: this is not a Hugging Face model snapshot",
+        errors.append(Problem(display, "config.json", "missing: this is not a Hugging Face model snapshot",
                                 "pass the snapshot directory that holds config.json as --source"))
     if not any(n.endswith(".safetensors") for n in names):
-        errors.append(SpecError(display, "*.safetensors", "no safetensors weight file",
+        errors.append(Problem(display, "*.safetensors", "no safetensors weight file",
                                 "pass a snapshot with its *.safetensors shards (pickled .bin/.pth are not pinned)"))
     return sorted(files, key=lambda f: f.name), errors

@@ -1,0 +1,107 @@
+"""`verify`: prove that stored weights and images are what the pins say.
+
+Thin: the checks are in scripts/pinning/verify_core.py (reused by promote).
+"""
+
+from __future__ import annotations
+
+import click
+
+from scripts.lib.errors import CheckFailed, UserError
+from scripts.lib.output import Output
+from scripts.lib.repo import repo_root
+from scripts.pinning import cli_support as cs
+from scripts.pinning import manifests
+
+HELP = """Prove that the weights bucket and ECR hold exactly what the pins say.
+
+\b
+Which pins: --model M --version V, or --all (every pin in the repo), or
+--env E alone (the pins E's endpoints serve). Which bucket: --bucket B, or
+--env E (its weights_bucket_name and region).
+
+\b
+Checks, per pin:
+  - every pinned file exists under the pin's prefix with the pinned size and
+    SHA-256: by S3's full-object checksum where there is one; objects
+    uploaded in parts carry only a composite checksum ("xxx-N") and are
+    streamed and hashed (that reads the whole object);
+  - no other object is under the prefix (SageMaker would load it too);
+  - every pinned image digest exists in ECR (unless --skip-images; where
+    ECR cannot be asked the image is reported as unverified).
+And for the bucket: versioning and Object Lock are enabled.
+
+\b
+Warnings (reported, not failing): objects without retention or legal hold,
+a bucket without default retention. Mismatches are listed in a table (JSON
+lines with --json, plus a final JSON result).
+
+\b
+Exit codes: 0 everything matches, 1 a mismatch, 2 invalid input, 3 AWS error.
+"""
+
+
+@click.command("verify", help=HELP)
+@click.option("--model", help="Model of the pin to verify.")
+@click.option("--version", "version", help="Version of the pin to verify.")
+@click.option("--all", "all_pins", is_flag=True, help="Verify every pin in the repo.")
+@click.option("--bucket", help="Weights bucket.")
+@click.option("--env", "env", help="Environment: its weights bucket and region (and, alone, its pins).")
+@click.option("--region", help="The bucket's region (default: the environment's, or your AWS config).")
+@click.option("--skip-images", is_flag=True, help="Do not check image digests in ECR.")
+@click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Parallel S3 requests and streamed hashes.")
+@click.option("--json", "json_mode", is_flag=True, default=None, help="JSON lines output.")
+def command(model: str | None, version: str | None, all_pins: bool, bucket: str | None, env: str | None,
+            region: str | None, skip_images: bool, workers: int, json_mode: bool | None) -> None:
+    root = repo_root()
+    out = Output(json_mode)
+    errors = []
+    single = bool(model or version)
+    if single and not (model and version):
+        errors.append(cs.flag_error("--model/--version", "give both", "pass --model M --version V, or --all"))
+    if single and all_pins:
+        errors.append(cs.flag_error("--all", "given with --model/--version", "pass one of them"))
+    if not single and not all_pins and not env:
+        errors.append(cs.flag_error("--model/--version/--all", "nothing to verify",
+                                    "pass --model M --version V, --all, or --env E"))
+    if model:
+        errors += cs.check_model(model)
+    if version:
+        errors += cs.check_version(version)
+    manifests.fail(errors)
+    bucket, region = cs.bucket_and_region(root, bucket, env, region)
+    assert bucket is not None
+    if single:
+        keys = [(model, version)]
+    elif all_pins:
+        keys = manifests.all_pin_keys(root)
+        if not keys:
+            raise UserError("--all: no pin manifests in model_artifacts/; fix: pin a version first (pin-weights)")
+    else:
+        config = manifests.environment(root, env)
+        keys = sorted({(e.model, e.version) for e in config.endpoints.values()})
+    pins = manifests.load_pins(root, keys)
+
+    from scripts.lib.aws import client
+    from scripts.pinning import verify_core
+
+    out.event("verify", f"verifying {len(pins)} pin(s) against s3://{bucket}"
+              + ("" if skip_images else " and ECR"), bucket=bucket, pins=[f"{m}/{v}" for m, v in keys])
+    report = verify_core.verify(
+        pins, bucket, client("s3", region),
+        ecr_for=None if skip_images else (lambda r: client("ecr", r)),
+        workers=workers, progress=lambda description, total: out.progress(description, total, unit_bytes=True))
+    if report.findings:
+        out.table("verify: findings", verify_core.COLUMNS, [f.row() for f in report.findings])
+    summary = (f"{len(pins)} pin(s), {report.objects_checked} object(s) ({report.objects_by_checksum} by S3 "
+               f"checksum, {report.objects_streamed} streamed, {cs.human_bytes(report.bytes_streamed)}), "
+               f"{report.images_checked} image(s)" + (" (images skipped)" if skip_images else ""))
+    data = report.to_dict()
+    out.event("verified" if report.ok else "mismatch",
+              f"{'ok' if report.ok else 'MISMATCH'}: {summary}; {data['mismatches']} mismatch(es), "
+              f"{data['warnings']} warning(s), {data['unverified']} unverified")
+    out.result(data)
+    if not report.ok:
+        raise CheckFailed(f"verify: {data['mismatches']} mismatch(es) in s3://{bucket} / ECR; "
+                          "fix: see the table above; re-pin a new version or restore the objects")
