@@ -23,8 +23,11 @@ if str(REPO) not in sys.path:  # plain `pytest` (not `python -m pytest`) from an
 
 from ruamel.yaml import YAML  # noqa: E402
 
+from spec.environment import Environment  # noqa: E402
 from spec.errors import SpecError, SpecErrors  # noqa: E402
+from spec.loader import load_model  # noqa: E402
 from spec.manifest_io import render, seal  # noqa: E402
+from spec.pin import Pin  # noqa: E402
 from spec.project import Project, load_project  # noqa: E402
 
 DEV = "environments/dev.yaml"
@@ -126,6 +129,16 @@ class Tree:
 
     def load(self, only_env: str | None = None) -> Project:
         return load_project(self.root, only_env=only_env)
+
+    def file_errors(self, rel: str) -> list[SpecError]:
+        """One file's own errors, exactly as load_project reports them, without reading the others.
+
+        For checks that belong to a single file (field formats, a pin's hash); faster than `errors`.
+        """
+        model = Pin if rel.startswith("model_artifacts/") else Environment
+        _, errors = load_model(model, self.path(rel), rel)
+        assert errors, f"expected {rel} to be invalid on its own"
+        return errors
 
     def errors(self) -> list[SpecError]:
         """The SpecErrors of this tree; fails the test if it loads cleanly."""
