@@ -9,7 +9,7 @@ from scripts.lib.repo import project
 
 
 @click.command("validate")
-@click.option("--env", "env", default=None, help="Check only this environment (pins are always checked).")
+@click.option("--env", "env", default=None, help="Report on one environment; problems in any config or pin are still reported, since they are loaded together.")
 @click.option("--json", "json_mode", is_flag=True, default=None, help="JSON output.")
 def command(env: str | None, json_mode: bool | None) -> None:
     """Validate environment configs and pin manifests together.
