@@ -1,0 +1,154 @@
+"""`loadtest`: ramp concurrency against an endpoint, find the knee, recommend the autoscaling target."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from scripts.costing.flags import Number, required
+from scripts.costing.loadtest import (KNEE_EFFICIENCY, KNEE_LATENCY_RISE, find_knee, knee_estimate, ramp, recommend,
+                                      run_step, saturated_step)
+from scripts.lib.errors import Exit, UserError
+from scripts.lib.output import Output
+from scripts.lib.repo import project
+
+DEFAULT_PROMPT = ("Classify the intent of the customer message into one of: billing, cancel, complaint, "
+                  "delivery, other. Answer with the label only.\nMessage: My parcel still has not arrived, "
+                  "where is it?\nIntent:")
+
+
+def request_body(framework: str, prompt: str, max_new_tokens: int) -> bytes:
+    """InvokeEndpoint body in the pinned container's format (LMI and TGI take the same shape)."""
+    if framework not in ("djl-lmi", "huggingface-llm"):
+        raise UserError(f"the pinned container framework '{framework}' has no known request format; "
+                        "fix: pin an LMI (djl-lmi) or TGI (huggingface-llm) image")
+    return json.dumps({"inputs": prompt, "parameters": {"max_new_tokens": max_new_tokens}}).encode()
+
+
+def _error_code(exc: Exception) -> str:
+    response = getattr(exc, "response", None) or {}
+    return response.get("Error", {}).get("Code") or exc.__class__.__name__
+
+
+@click.command("loadtest")
+@click.option("--env", "env_name", default=None, help="Environment (environments/<env>.yaml).")
+@click.option("--endpoint", "endpoint_key", default=None, help="Endpoint key in the environment, e.g. intent-3b.")
+@click.option("--max-concurrency", type=Number(int, low=1, high=1024, example="32"), default=32, show_default=True,
+              help="Highest concurrency of the ramp 1, 2, 4, ...")
+@click.option("--duration", type=Number(float, low=0, low_open=True, high=3600, example="30"), default=30.0,
+              show_default=True, help="Seconds per step.")
+@click.option("--max-requests", type=Number(int, low=1, example="10000"), default=10_000, show_default=True,
+              help="At most this many requests per step.")
+@click.option("--endpoint-url", default=None, help="SageMaker runtime URL (default: the region's; a local fake in tests).")
+@click.option("--instances", type=Number(int, low=1, high=100, example="1"), default=None,
+              help="Instances serving during the test (default: the endpoint's instances.min).")
+@click.option("--safety-factor", type=Number(float, low=0, low_open=True, high=1, example="0.7"), default=0.7,
+              show_default=True, help="Target = knee x this factor.")
+@click.option("--prompt", default=DEFAULT_PROMPT, help="Prompt sent with every request.")
+@click.option("--max-new-tokens", type=Number(int, low=1, high=8192, example="5"), default=5, show_default=True,
+              help="parameters.max_new_tokens of every request.")
+@click.option("--json", "json_mode", is_flag=True, default=None, help="JSON lines output.")
+def command(env_name: str | None, endpoint_key: str | None, max_concurrency: int, duration: float, max_requests: int,
+            endpoint_url: str | None, instances: int | None, safety_factor: float, prompt: str, max_new_tokens: int,
+            json_mode: bool | None) -> None:
+    """Ramp concurrency 1, 2, 4, ... against an endpoint (InvokeEndpoint), report throughput and latency
+    percentiles per step, find the knee and recommend the autoscaling target (knee x safety factor).
+
+    Every step is bounded by --duration and --max-requests. Throttling and model errors are counted, not retried.
+    """
+    required("--env", env_name, "name the environment, e.g. --env dev")
+    required("--endpoint", endpoint_key, "name the endpoint, e.g. --endpoint intent-3b")
+    if endpoint_url is not None and not endpoint_url.startswith(("http://", "https://")):
+        raise UserError(f"--endpoint-url: '{endpoint_url}' is not an http(s) URL; fix: write e.g. http://127.0.0.1:8080")
+    loaded = project(env_name)
+    env = loaded.environments[env_name]
+    if endpoint_key not in env.endpoints:
+        raise UserError(f"--endpoint: '{endpoint_key}' is not an endpoint of {env.name}; fix: use one of: "
+                        f"{', '.join(sorted(env.endpoints))}")
+    endpoint = env.endpoints[endpoint_key]
+    name = env.endpoint_name(endpoint_key)
+    body = request_body(loaded.pin_for(endpoint).container.framework.value, prompt, max_new_tokens)
+    serving = instances or endpoint.instances.min
+
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.session.Session().client(
+        "sagemaker-runtime", region_name=env.region, endpoint_url=endpoint_url,
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=70,
+                      max_pool_connections=max(10, max_concurrency)))
+
+    def invoke() -> None:
+        client.invoke_endpoint(EndpointName=name, Body=body, ContentType="application/json",
+                               Accept="application/json")["Body"].read()
+
+    out = Output(json_mode)
+    try:  # untimed: the client's first call loads its model and connects, which would skew step 1
+        invoke()
+    except Exception as exc:  # noqa: BLE001 - reported as one line
+        from scripts.lib.aws import describe_error
+
+        raise UserError(f"{name}: the warm-up request failed: {describe_error(exc)}; fix: check the endpoint is "
+                        "InService, the region and credentials, or --endpoint-url", Exit.AWS_ERROR) from None
+    levels = ramp(max_concurrency)
+    out.event("start", f"{name}: ramp {', '.join(map(str, levels))} concurrent, {duration:g} s or {max_requests} "
+              f"requests per step, {serving} instance(s) serving", endpoint=name, levels=levels, duration=duration,
+              max_requests=max_requests, instances=serving)
+    steps = []
+    for concurrency in levels:
+        if out.json:
+            step = run_step(invoke, concurrency, duration, max_requests, _error_code)
+        else:
+            with out.err.status(f"concurrency {concurrency} …") as status:
+                step = run_step(invoke, concurrency, duration, max_requests, _error_code,
+                                on_tick=lambda done, elapsed, c=concurrency: status.update(
+                                    f"concurrency {c}: {done} request(s), {elapsed:.1f}/{duration:g} s"))
+        steps.append(step)
+        errors = ", ".join(f"{k} {v}" for k, v in sorted(step.errors.items())) or "none"
+        ms = (lambda v: "-" if v is None else f"{v:.1f} ms")
+        out.event("step", f"concurrency {concurrency:>4}: {step.throughput:8.1f} req/s, p50 {ms(step.p50_ms)}, "
+                  f"p95 {ms(step.p95_ms)}, p99 {ms(step.p99_ms)}, {step.ok} ok, errors: {errors}", **step.as_dict())
+        if step.ok == 0:
+            if len(steps) == 1:
+                raise UserError(f"{name}: all {step.requests} request(s) failed at concurrency 1 ({errors}); "
+                                "fix: check the endpoint is InService, the region/credentials, or --endpoint-url",
+                                Exit.AWS_ERROR)
+            out.event("stopped", f"every request failed at concurrency {concurrency}: ramp stopped", concurrency=concurrency)
+            break
+    knee = find_knee(steps)
+    result = {"endpoint": name, "instances": serving, "safety_factor": safety_factor,
+              "steps": [s.as_dict() for s in steps], "knee": None, "recommendation": None}
+    if knee is None:
+        out.event("no-knee", f"no knee up to concurrency {steps[-1].concurrency}: throughput kept growing (by at least "
+                  f"{KNEE_EFFICIENCY:.0%} of the concurrency increase) or p95 did not rise; rerun with a higher "
+                  "--max-concurrency",
+                  max_concurrency=steps[-1].concurrency)
+    else:
+        advice = recommend(knee, serving, safety_factor, endpoint.autoscaling.metric.value)
+        saturated = saturated_step(steps)
+        estimate = knee_estimate(steps)
+        out.event("knee", f"knee at concurrency {knee.concurrency}: {knee.throughput:.1f} req/s, p95 "
+                  f"{knee.p95_ms:.1f} ms (saturated at {saturated.concurrency}: throughput grew by less than "
+                  f"{KNEE_EFFICIENCY:.0%} of the concurrency increase while p95 rose by more than "
+                  f"{KNEE_LATENCY_RISE:.0%}; max throughput x unloaded latency = {estimate:.1f} concurrent)",
+                  concurrency=knee.concurrency, throughput_rps=round(knee.throughput, 2),
+                  p95_ms=round(knee.p95_ms or 0, 1), saturated_at=saturated.concurrency,
+                  estimate=round(estimate, 2))
+        out.event("recommendation",
+                  f"recommended for environments/{env.name}.yaml endpoints.{endpoint_key}.autoscaling (per instance, "
+                  f"{serving} instance(s) measured, safety {safety_factor:g}): metric: {advice.metric}, target: "
+                  f"{advice.target:g} (configured: {endpoint.autoscaling.metric.value} {endpoint.autoscaling.target:g}); "
+                  f"alternatives: concurrent-requests {advice.concurrent_requests_target:g}, invocations-per-instance "
+                  f"{advice.invocations_per_instance_target:g}/min",
+                  metric=advice.metric, target=advice.target,
+                  concurrent_requests_target=advice.concurrent_requests_target,
+                  invocations_per_instance_target=advice.invocations_per_instance_target,
+                  configured_metric=endpoint.autoscaling.metric.value, configured_target=endpoint.autoscaling.target)
+        result["knee"] = {"concurrency": knee.concurrency, "throughput_rps": round(knee.throughput, 2),
+                          "p95_ms": round(knee.p95_ms or 0, 1), "saturated_at": saturated.concurrency,
+                          "estimate": round(estimate, 2)}
+        result["recommendation"] = {"metric": advice.metric, "target": advice.target,
+                                    "concurrent_requests_target": advice.concurrent_requests_target,
+                                    "invocations_per_instance_target": advice.invocations_per_instance_target}
+    out.result(result)
