@@ -49,6 +49,7 @@ deploy: setup
 
 bench: setup
 	$(PY) benchmarks/synth_time.py
+	$(PY) benchmarks/hash_throughput.py
 
 clean:
 	rm -rf cdk.out cdk.out.tmp-* $(STAMP) .pytest_cache

@@ -22,6 +22,12 @@ COMMANDS = {
     "pin-weights": "Hash and upload a model snapshot, and write its pin manifest.",
     "pin-image": "Resolve the serving image per region to a digest and pin it.",
     "verify": "Prove that stored weights and images are what the pins say.",
+    "evaluate": "Run a labeled dataset through an endpoint (and a baseline API); write the report.",
+    "approve": "Record an approval or rejection, with its evaluation report, in the pin and the registry.",
+    "shadow-report": "Compare a shadow variant's captured answers with production's.",
+    "cost": "Monthly cost of an environment's endpoints vs a per-token API, and the break-even volume.",
+    "prices-refresh": "Refresh SageMaker hosting prices in pricing/prices.yaml from the AWS Price List API.",
+    "loadtest": "Ramp concurrency against an endpoint, find the knee, recommend the autoscaling target.",
 }
 
 

@@ -13,11 +13,15 @@ from typing import Literal
 from pydantic import EmailStr, Field, PositiveInt, model_validator
 
 from spec.errors import Invalid
+from spec.evaluation import Evaluation
 from spec.fields import ResourceName, Strict, Version
+from spec.schedule import ScalingSchedule
 
 # One variant name for every version: deployment guardrails need the same
 # variant name in the old and the new endpoint config.
 VARIANT_NAME = "primary"
+# The optional shadow variant (ShadowProductionVariants): gets a copy of every request, answers nobody.
+SHADOW_VARIANT_NAME = "shadow"
 
 
 class ScalingMetric(str, Enum):
@@ -70,6 +74,9 @@ class Autoscaling(Strict):
     target: float = Field(gt=0, description="per-instance concurrent requests or invocations per minute")
     scale_out_cooldown_seconds: int = Field(default=60, ge=0, le=3600)
     scale_in_cooldown_seconds: int = Field(default=600, ge=0, le=3600)
+    # Scheduled actions (e.g. scale down outside working hours); checked against
+    # the endpoint's instances in Endpoint._schedules_fit_fleet.
+    schedules: list[ScalingSchedule] = Field(default_factory=list, max_length=20)
 
 
 class TrafficSize(Strict):
@@ -167,6 +174,34 @@ class Endpoint(Strict):
     data_capture_percent: int = Field(default=0, ge=0, le=100)
     network: Network = Field(default_factory=Network)
     notify: list[EmailStr] = Field(default_factory=list, description="in addition to the environment's")
+    # A second version of the same model behind the endpoint as a shadow variant (see docs/evaluation.md).
+    shadow_version: Version | None = None
+    shadow_instance_type: str | None = Field(default=None, pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$",
+                                             description="default: instance_type")
+    evaluation: Evaluation | None = None
+
+    @model_validator(mode="after")
+    def _shadow_guardrails(self) -> "Endpoint":
+        if self.shadow_version is None:
+            if self.shadow_instance_type is not None:
+                raise Invalid("shadow_instance_type is set without shadow_version",
+                              "add shadow_version or remove shadow_instance_type", "shadow_instance_type")
+            return self
+        if self.shadow_version == self.version:
+            raise Invalid(f"shadow_version {self.shadow_version} is the live version",
+                          "shadow another pinned version, or remove shadow_version", "shadow_version")
+        # SageMaker documents canary/linear traffic shifting for the production variant's fleet
+        # only; a shadow variant's traffic is copied, not shifted. All-at-once blue/green keeps
+        # the new fleet, the baking period and the alarm rollback (docs/evaluation.md).
+        if self.deployment.strategy is not Strategy.ALL_AT_ONCE:
+            raise Invalid("shadow_version needs deployment.strategy all-at-once, not "
+                          f"{self.deployment.strategy.value}",
+                          "set deployment.strategy: all-at-once while the shadow runs (blue/green with baking "
+                          "and alarm rollback stays), or remove shadow_version", "shadow_version")
+        if self.data_capture_percent == 0:
+            raise Invalid("shadow_version without data capture: the shadow's answers would be lost",
+                          "set data_capture_percent (100 for a shadow test)", "data_capture_percent")
+        return self
 
     @model_validator(mode="after")
     def _guardrail_fits_fleet(self) -> "Endpoint":
@@ -181,6 +216,31 @@ class Endpoint(Strict):
             raise Invalid(f"a linear step of {step.value} instance(s) is less than SageMaker's 10% of "
                           f"instances.max ({self.instances.max})",
                           "use a capacity-percent linear_step between 10 and 50", where)
+        return self
+
+    @model_validator(mode="after")
+    def _schedules_fit_fleet(self) -> "Endpoint":
+        schedules = self.autoscaling.schedules
+        size = self.deployment.canary_size or self.deployment.linear_step
+        for i, schedule in enumerate(schedules):
+            where = f"autoscaling.schedules.{i}"
+            if [s.name for s in schedules].count(schedule.name) > 1:
+                raise Invalid(f"schedule name '{schedule.name}' is used twice", "give each schedule its own name",
+                              f"{where}.name")
+            if schedule.max > self.instances.max:
+                raise Invalid(f"max {schedule.max} is above instances.max ({self.instances.max})",
+                              "lower the schedule's max, or raise instances.max (the endpoint's ceiling)",
+                              f"{where}.max")
+            if size and size.type == "instance-count" and size.value * 2 > schedule.min:
+                raise Invalid(f"a canary/step of {size.value} instance(s) is more than half of this schedule's "
+                              f"min ({schedule.min}): a deployment while it is in force would fail",
+                              "raise the schedule's min, use a capacity-percent size, or strategy all-at-once",
+                              f"{where}.min")
+        if schedules and not any((s.min, s.max) == (self.instances.min, self.instances.max) for s in schedules):
+            raise Invalid("no schedule restores instances.min/max: after the first one fires the endpoint "
+                          "keeps the last schedule's bounds for good",
+                          f"add a schedule with min: {self.instances.min}, max: {self.instances.max} "
+                          "(e.g. weekday mornings)", "autoscaling.schedules")
         return self
 
 

@@ -16,13 +16,14 @@ from spec.environment import Endpoint, Environment
 from spec.errors import Invalid, SpecError, SpecErrors
 from spec.fit import gpu_fit
 from spec.loader import Loaded, load_model
-from spec.pin import Pin
+from spec.pin import ApprovalStatus, Pin
 from spec.serving_env import container_environment
 
 ENVIRONMENTS_DIR = "environments"
 PINS_DIR = "model_artifacts"
 SUFFIXES = (".yaml", ".yml", ".json")
 MAX_ENDPOINT_NAME = 63
+MAX_BUCKET_NAME = 63
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class Project:
 
     def pin_for(self, endpoint: Endpoint) -> Pin:
         return self.pins[(endpoint.model, endpoint.version)]
+
+    def shadow_pin_for(self, endpoint: Endpoint) -> Pin | None:
+        return self.pins[(endpoint.model, endpoint.shadow_version)] if endpoint.shadow_version else None
 
     def versions_of(self, model: str) -> list[str]:
         return sorted(v for m, v in self.pins if m == model)
@@ -115,9 +119,13 @@ def _check_environment(loaded: Loaded[Environment], env_names: set[str], pins: d
                        broken_pins: set) -> list[SpecError]:
     env = loaded.value
     errors: list[SpecError] = []
-    if env.promote_after is not None and env.promote_after not in env_names:
-        errors.append(loaded.error(("promote_after",), f"no environment named '{env.promote_after}'",
-                                   f"use one of: {', '.join(sorted(env_names))}"))
+    if env.promote_after is not None and env.promote_after not in env_names - {env.name}:
+        errors.append(loaded.error(("promote_after",), f"no other environment named '{env.promote_after}'",
+                                   f"use one of: {', '.join(sorted(env_names - {env.name}))}"))
+    for field, bucket in (("weights_bucket", env.weights_bucket_name), ("name", env.capture_bucket_name)):
+        if len(bucket) > MAX_BUCKET_NAME:
+            errors.append(loaded.error((field,), f"bucket name '{bucket}' is longer than S3's {MAX_BUCKET_NAME}",
+                                       "set weights_bucket explicitly, or shorten the environment name"))
     for name, endpoint in env.endpoints.items():
         at = ("endpoints", name)
         full_name = env.endpoint_name(name)
@@ -125,6 +133,7 @@ def _check_environment(loaded: Loaded[Environment], env_names: set[str], pins: d
             errors.append(loaded.error(at, f"endpoint name '{full_name}' is longer than {MAX_ENDPOINT_NAME}",
                                        "shorten the endpoint key or the environment name"))
         errors += _check_instance(loaded, at, endpoint)
+        errors += _check_shadow(loaded, at, endpoint, pins, broken_pins)
         pin_loaded = pins.get((endpoint.model, endpoint.version))
         if (endpoint.model, endpoint.version) in broken_pins:
             continue
@@ -153,11 +162,58 @@ def _check_instance(loaded: Loaded[Environment], at: tuple, endpoint: Endpoint) 
     return []
 
 
+def _check_shadow(loaded: Loaded[Environment], at: tuple, endpoint: Endpoint, pins: dict,
+                  broken_pins: set) -> list[SpecError]:
+    """The shadow version: pinned, deployable here, fits its instance. Approval is not required:
+    a shadow answers nobody, and its captured answers are how a version earns approval."""
+    if endpoint.shadow_version is None or (endpoint.model, endpoint.shadow_version) in broken_pins:
+        return []
+    where = at + ("shadow_version",)
+    pin_loaded = pins.get((endpoint.model, endpoint.shadow_version))
+    if pin_loaded is None:
+        known = sorted(v for m, v in pins if m == endpoint.model)
+        return [loaded.error(where, f"no pin {PINS_DIR}/{endpoint.model}/{endpoint.shadow_version}.yaml",
+                             f"use a pinned version of {endpoint.model} ({', '.join(known) or 'none yet'})")]
+    pin = pin_loaded.value
+    label = f"{pin.model}/{pin.version}"
+    env = loaded.value
+    if env.region not in pin.container.images:
+        return [loaded.error(where, f"{label} has no image pinned for {env.region}",
+                             f"python -m scripts pin-image --model {pin.model} --version {pin.version} "
+                             f"--regions {env.region}")]
+    instance_type = endpoint.shadow_instance_type or endpoint.instance_type
+    instance = INSTANCES.get(instance_type)
+    if endpoint.shadow_instance_type is not None:
+        where = at + ("shadow_instance_type",)
+        if instance is None or instance_type not in sagemaker_instance_types():
+            return [loaded.error(where, f"'{instance_type}' is not a GPU instance type this project supports",
+                                 "use an ml.g5 type, or remove shadow_instance_type to use instance_type")]
+        if instance.family != SUPPORTED_FAMILY and not endpoint.allow_non_g5_instance:
+            return [loaded.error(where, f"'{instance_type}' is not ml.g5",
+                                 "use ml.g5, or set allow_non_g5_instance: true on this endpoint to opt in")]
+    if instance is None:
+        return []  # the endpoint's own instance_type error is reported already
+    tp = pin.serving.tensor_parallel_degree
+    if tp != instance.gpus:
+        return [loaded.error(where, f"shadow {label} uses tensor_parallel_degree {tp} but {instance.name} has "
+                                    f"{instance.gpus} GPU(s)",
+                             "set shadow_instance_type to an instance with as many GPUs")]
+    fit = gpu_fit(pin, instance)
+    if not fit.fits:
+        return [loaded.error(where, f"shadow {label} does not fit {instance.name} (KV cache needs "
+                                    f"{fit.kv_needed_gib:.1f} GiB per GPU, {max(fit.kv_available_gib, 0):.1f} GiB left)",
+                             "set shadow_instance_type to a larger instance")]
+    return []
+
+
 def _check_pin_on_endpoint(loaded: Loaded[Environment], at: tuple, endpoint: Endpoint, pin: Pin) -> list[SpecError]:
     env = loaded.value
     errors = []
     label = f"{pin.model}/{pin.version}"
-    if env.require_approved_versions and not pin.is_approved:
+    if pin.approval.status is ApprovalStatus.REJECTED:
+        errors.append(loaded.error(at + ("version",), f"{label} was rejected ({pin.approval.evidence or 'no evidence'})",
+                                   "serve another version; a rejected version never serves, in any environment"))
+    elif env.require_approved_versions and not pin.is_approved:
         errors.append(loaded.error(at + ("version",),
                                    f"{label} is {pin.approval.status.value}, and {env.name} serves approved versions only",
                                    f"approve it first (python -m scripts approve --model {pin.model} "

@@ -11,7 +11,7 @@ from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
 from spec.catalog import INSTANCES
-from spec.environment import VARIANT_NAME, Endpoint, Environment
+from spec.environment import SHADOW_VARIANT_NAME, VARIANT_NAME, Endpoint, Environment
 from spec.pin import Pin
 from stacks.artifacts_stack import ArtifactsStack
 from stacks.constructs.alarm_topic import AlarmTopic
@@ -19,12 +19,12 @@ from stacks.constructs.endpoint_alarms import EndpointAlarms, EndpointAlarmsProp
 from stacks.constructs.endpoint_autoscaling import EndpointAutoscaling, EndpointAutoscalingProps
 from stacks.constructs.endpoint_dashboard import EndpointDashboard
 from stacks.constructs.endpoint_execution_role import EndpointExecutionRole, EndpointExecutionRoleProps
-from stacks.constructs.llm_endpoint import DataCapture, LlmEndpoint, LlmEndpointProps
+from stacks.constructs.llm_endpoint import DataCapture, LlmEndpoint, LlmEndpointProps, ShadowVariant
 
 
 class EndpointStack(Stack):
     def __init__(self, scope: Construct, id: str, *, environment: Environment, key: str, endpoint: Endpoint,
-                 pin: Pin, artifacts: ArtifactsStack, **kwargs):
+                 pin: Pin, artifacts: ArtifactsStack, shadow_pin: Pin | None = None, **kwargs):
         super().__init__(scope, id, **kwargs)
         env = environment
         name = env.endpoint_name(key)
@@ -34,12 +34,21 @@ class EndpointStack(Stack):
         package = artifacts.packages[pin.key]
         registry, repository = pin.container.repository_of(env.region)
         capture_prefix = f"{name}/"
+        shadow = None
+        if shadow_pin is not None:
+            Tags.of(self).add("shadow-version", shadow_pin.version)
+            shadow_package = artifacts.packages[shadow_pin.key]
+            shadow = ShadowVariant(
+                variant_name=SHADOW_VARIANT_NAME, model_package_arn=shadow_package.arn,
+                instance_type=endpoint.shadow_instance_type or endpoint.instance_type,
+                initial_instance_count=endpoint.instances.initial)
 
         role = EndpointExecutionRole(self, "ExecutionRole", EndpointExecutionRoleProps(
             endpoint_name=name, weights_bucket_name=env.weights_bucket_name, model_prefix=f"{pin.model}/",
             image_registry=registry, image_repository=repository, key=artifacts.key,
             capture_bucket_name=env.capture_bucket_name if endpoint.data_capture_percent else None,
-            capture_prefix=capture_prefix, in_vpc=bool(endpoint.network.subnet_ids)))
+            capture_prefix=capture_prefix, in_vpc=bool(endpoint.network.subnet_ids),
+            extra_images=(shadow_pin.container.repository_of(env.region),) if shadow_pin else ()))
         topic = AlarmTopic(self, "AlarmTopic", name=name, key=artifacts.key,
                            emails=sorted(set(env.notify) | set(endpoint.notify))).topic
         self.alarms = EndpointAlarms(self, "Alarms", EndpointAlarmsProps(
@@ -58,7 +67,8 @@ class EndpointStack(Stack):
             subnet_ids=endpoint.network.subnet_ids, security_group_ids=endpoint.network.security_group_ids,
             data_capture=DataCapture(
                 destination_uri=f"s3://{env.capture_bucket_name}/{capture_prefix}",
-                percent=endpoint.data_capture_percent, kms_key_arn=artifacts.key.key_arn)))
+                percent=endpoint.data_capture_percent, kms_key_arn=artifacts.key.key_arn),
+            shadow=shadow))
         self.autoscaling = EndpointAutoscaling(self, "Autoscaling", EndpointAutoscalingProps(
             endpoint_name=name, variant_name=VARIANT_NAME, instances=endpoint.instances,
             autoscaling=endpoint.autoscaling, endpoint=self.endpoint.cfn_endpoint))
@@ -69,3 +79,9 @@ class EndpointStack(Stack):
                               ("ManifestSha256", pin.manifest_sha256),
                               ("InstanceType", endpoint.instance_type)):
             CfnOutput(self, output, value=value)
+        if shadow_pin is not None:
+            shadow_package = artifacts.packages[shadow_pin.key]
+            for output, value in (("ShadowVersion", shadow_pin.version), ("ShadowImage", shadow_package.image),
+                                  ("ShadowWeightsUri", shadow_package.model_data_uri),
+                                  ("ShadowManifestSha256", shadow_pin.manifest_sha256)):
+                CfnOutput(self, output, value=value)

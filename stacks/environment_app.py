@@ -40,7 +40,8 @@ def build(app: App, project: Project) -> App:
         for key, endpoint in env.endpoints.items():
             stack = EndpointStack(
                 app, endpoint_stack_name(env.name, key), environment=env, key=key, endpoint=endpoint,
-                pin=project.pin_for(endpoint), artifacts=artifacts, env=cdk_env,
+                pin=project.pin_for(endpoint), shadow_pin=project.shadow_pin_for(endpoint), artifacts=artifacts,
+                env=cdk_env,
                 description=f"SageMaker endpoint {env.endpoint_name(key)} ({endpoint.model} {endpoint.version})")
             stack.add_stack_dependency(artifacts)
     # cdk-nag v3 is a policy-validation plugin: findings fail `cdk synth` and land in

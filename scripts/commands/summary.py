@@ -17,7 +17,9 @@ def print_summary(assembly: Path, out: Output) -> None:
     out.event("stacks", f"{len(stacks)} stack(s) in {assembly}: {', '.join(stacks)}", stacks=list(stacks))
     out.table("Endpoints", ["stack", "endpoint", "version", "image digest", "instance", "initial/min-max",
                             "scaling", "deployment", "rollback alarms", "alarms"],
-              [[r.stack, r.endpoint, f"{r.model} {r.version}", r.digest[:19] + "…", r.instance_type, r.instances,
+              [[r.stack, r.endpoint,
+                f"{r.model} {r.version}" + (f" (shadow {r.shadow_version})" if r.shadow_version else ""),
+                r.digest[:19] + "…", r.instance_type, r.instances,
                 r.scaling, r.strategy, ", ".join(a.removeprefix(r.endpoint + "-") for a in r.rollback_alarms),
                 len(r.alarms)] for r in reviews])
 

@@ -23,6 +23,7 @@ class EndpointReview:
     strategy: str
     rollback_alarms: list[str] = field(default_factory=list)
     alarms: list[str] = field(default_factory=list)
+    shadow_version: str | None = None  # a shadow variant's version (copied requests, no answers to clients)
 
     @property
     def digest(self) -> str:
@@ -67,7 +68,8 @@ def endpoint_reviews(assembly: Path) -> list[EndpointReview]:
             image=outputs["Image"], weights_uri=outputs["WeightsUri"], instance_type=variant["InstanceType"],
             instances=f"{variant['InitialInstanceCount']}/{target['MinCapacity']}-{target['MaxCapacity']}",
             scaling=f"{metric} {tracking['TargetValue']}", strategy=strategy,
-            rollback_alarms=rollback, alarms=sorted(alarm_names.values())))
+            rollback_alarms=rollback, alarms=sorted(alarm_names.values()),
+            shadow_version=outputs.get("ShadowVersion")))
     return reviews
 
 

@@ -4,13 +4,17 @@ The scalable target is registered after the endpoint exists (explicit
 dependency). Changing the instance type of an autoscaled variant needs the
 target removed first (aws/aws-cdk#29626): `promote`/`resize` handle that in
 phases; a plain `cdk deploy` of an instance-type change would fail.
+
+Scheduled actions (`autoscaling.schedules`) set the target's min/max when
+their cron fires, in their own time zone; the bounds hold until the next one
+fires. A deploy sets the target back to `instances.min`/`max` until then.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration, Stack, aws_applicationautoscaling as appscaling, aws_iam as iam
+from aws_cdk import Duration, Stack, TimeZone, aws_applicationautoscaling as appscaling, aws_iam as iam
 from constructs import Construct, IConstruct
 
 from spec.environment import Autoscaling, Instances
@@ -54,5 +58,13 @@ class EndpointAutoscaling(Construct):
             scale_out_cooldown=Duration.seconds(scaling.scale_out_cooldown_seconds),
             scale_in_cooldown=Duration.seconds(scaling.scale_in_cooldown_seconds),
         )
+        for schedule in scaling.schedules:
+            self.target.scale_on_schedule(
+                schedule.name,
+                schedule=appscaling.Schedule.expression(schedule.expression),
+                min_capacity=schedule.min,
+                max_capacity=schedule.max,
+                time_zone=TimeZone.of(schedule.timezone),
+            )
         self.cfn_target: appscaling.CfnScalableTarget = self.target.node.default_child
         self.cfn_policy: appscaling.CfnScalingPolicy = self.policy.node.default_child

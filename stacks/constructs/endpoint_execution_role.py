@@ -1,8 +1,8 @@
 """EndpointExecutionRole: what one endpoint's containers may touch, and nothing else.
 
 Reads only its model's weight prefix (all versions of that model, so both
-fleets of a blue/green deployment can load), pulls only its image
-repository, uses only the environment key, writes only its own capture
+fleets of a blue/green deployment, and a shadow variant, can load), pulls
+only its image repository (and the shadow version's, if that differs), uses only the environment key, writes only its own capture
 prefix and log group.
 """
 
@@ -27,6 +27,8 @@ class EndpointExecutionRoleProps:
     capture_bucket_name: str | None = None
     capture_prefix: str | None = None
     in_vpc: bool = False
+    # (registry account, repository) of other images the endpoint serves: a shadow version's.
+    extra_images: tuple[tuple[str, str], ...] = ()
 
 
 class EndpointExecutionRole(Construct):
@@ -42,6 +44,8 @@ class EndpointExecutionRole(Construct):
         wildcards = {weights_objects: "objects under this model's own prefix (file names vary per pinned version)",
                      logs: "log streams of this endpoint's own log group (named by SageMaker at run time)",
                      "*": "ecr:GetAuthorizationToken and the VPC ENI actions support no resource-level permissions"}
+        images = [(props.image_registry, props.image_repository)]
+        images += [image for image in props.extra_images if image not in images]
         self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
                              description=f"SageMaker execution role of endpoint {props.endpoint_name}")
         statements = [
@@ -55,8 +59,8 @@ class EndpointExecutionRole(Construct):
             iam.PolicyStatement(sid="PullOwnImage",
                                 actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
                                          "ecr:BatchCheckLayerAvailability"],
-                                resources=[f"arn:{stack.partition}:ecr:{stack.region}:{props.image_registry}"
-                                           f":repository/{props.image_repository}"]),
+                                resources=[f"arn:{stack.partition}:ecr:{stack.region}:{registry}"
+                                           f":repository/{repository}" for registry, repository in images]),
             iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
             iam.PolicyStatement(sid="WriteOwnLogs",
                                 actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",

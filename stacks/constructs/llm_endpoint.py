@@ -5,6 +5,12 @@ create-only, so a version change replaces them and CloudFormation's new
 name flows into the Endpoint, which then updates in place (UpdateEndpoint)
 under the DeploymentConfig guardrails. The Endpoint keeps a fixed name so
 clients never change.
+
+With a shadow, a second unnamed Model (from the shadow version's package)
+serves the config's one ShadowProductionVariant: SageMaker copies every
+request to it and captures both variants' requests and answers, but only
+the production variant answers clients. spec/environment.py allows a
+shadow only with all-at-once blue/green (see docs/evaluation.md).
 """
 
 from __future__ import annotations
@@ -29,6 +35,14 @@ class DataCapture:
 
 
 @dataclass(frozen=True)
+class ShadowVariant:
+    variant_name: str
+    model_package_arn: str
+    instance_type: str
+    initial_instance_count: int
+
+
+@dataclass(frozen=True)
 class LlmEndpointProps:
     endpoint_name: str
     variant_name: str
@@ -45,6 +59,7 @@ class LlmEndpointProps:
     subnet_ids: list[str] = field(default_factory=list)
     security_group_ids: list[str] = field(default_factory=list)
     data_capture: DataCapture | None = None
+    shadow: ShadowVariant | None = None
 
 
 class LlmEndpoint(Construct):
@@ -55,30 +70,22 @@ class LlmEndpoint(Construct):
         vpc = (sagemaker.CfnModel.VpcConfigProperty(subnets=props.subnet_ids,
                                                     security_group_ids=props.security_group_ids)
                if props.subnet_ids else None)
-        self.cfn_model = sagemaker.CfnModel(
-            self, "Model",
-            execution_role_arn=props.role.role_arn,
-            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
-                model_package_name=props.model_package_arn),
-            enable_network_isolation=props.network_isolation,
-            vpc_config=vpc,
-        )
-        self.cfn_model.node.add_dependency(props.role_policy)
+        self.cfn_model = self._model("Model", props.model_package_arn, vpc)
+        self.cfn_shadow_model = (self._model("ShadowModel", props.shadow.model_package_arn, vpc)
+                                 if props.shadow else None)
 
         # No EndpointConfig KmsKeyId: g5 (and every GPU type in spec/catalog.py) has local
         # NVMe storage, for which CreateEndpointConfig rejects it; that volume is
         # hardware-encrypted. Captured data is encrypted by its own KmsKeyId below.
+        shadow = props.shadow
         self.cfn_endpoint_config = sagemaker.CfnEndpointConfig(
             self, "Config",
-            production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-                variant_name=props.variant_name,
-                model_name=self.cfn_model.attr_model_name,
-                instance_type=props.instance_type,
-                initial_instance_count=props.initial_instance_count,
-                container_startup_health_check_timeout_in_seconds=props.startup_timeout_seconds,
-                model_data_download_timeout_in_seconds=props.download_timeout_seconds,
-                routing_config=sagemaker.CfnEndpointConfig.RoutingConfigProperty(routing_strategy=ROUTING),
-            )],
+            production_variants=[self._variant(props.variant_name, self.cfn_model, props.instance_type,
+                                               props.initial_instance_count)],
+            # Exactly one production and one shadow variant: SageMaker's limit for shadow variants.
+            shadow_production_variants=[self._variant(shadow.variant_name, self.cfn_shadow_model,
+                                                      shadow.instance_type, shadow.initial_instance_count)]
+            if shadow else None,
             data_capture_config=_capture(props.data_capture),
         )
 
@@ -92,6 +99,30 @@ class LlmEndpoint(Construct):
             # ... but apply data-capture changes from the new config.
             exclude_retained_variant_properties=[
                 sagemaker.CfnEndpoint.VariantPropertyProperty(variant_property_type="DataCaptureConfig")],
+        )
+
+    def _model(self, id: str, model_package_arn: str, vpc) -> sagemaker.CfnModel:
+        model = sagemaker.CfnModel(
+            self, id,
+            execution_role_arn=self.props.role.role_arn,
+            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(model_package_name=model_package_arn),
+            enable_network_isolation=self.props.network_isolation,
+            vpc_config=vpc,
+        )
+        model.node.add_dependency(self.props.role_policy)
+        return model
+
+    def _variant(self, name: str, model: sagemaker.CfnModel, instance_type: str, count: int):
+        # Weight 1.0 on both: the shadow gets a copy of every request the production variant serves.
+        return sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+            variant_name=name,
+            model_name=model.attr_model_name,
+            instance_type=instance_type,
+            initial_instance_count=count,
+            initial_variant_weight=1.0 if self.props.shadow else None,
+            container_startup_health_check_timeout_in_seconds=self.props.startup_timeout_seconds,
+            model_data_download_timeout_in_seconds=self.props.download_timeout_seconds,
+            routing_config=sagemaker.CfnEndpointConfig.RoutingConfigProperty(routing_strategy=ROUTING),
         )
 
     @property

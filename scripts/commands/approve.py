@@ -1,0 +1,122 @@
+"""`approve`: record an approval (or rejection) and its evaluation report in the pin and the registry.
+
+Thin: checks, the manifest edit and the registry calls are in scripts/evaluation/approval.py.
+"""
+
+from __future__ import annotations
+
+import getpass
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from scripts.lib.output import Output
+from scripts.lib.repo import repo_root
+
+HELP = """Approve (or --reject) a pinned version, with an evaluation report as evidence.
+
+\b
+Refused (exit 2, nothing written) when the report is for another model,
+version or manifest_sha256, was interrupted (partial), or misses a threshold
+configured now for the endpoint it ran on (its `evaluation.thresholds` in
+environments/<env>.yaml). A rejection needs a report of this version too,
+but no thresholds.
+
+\b
+Writes only the `approval` block of model_artifacts/<model>/<version>.yaml
+(status, by, at, evidence: the report's path, sha256 and headline figures),
+atomically; manifest_sha256 does not cover it, so the pin stays valid.
+With --env, also sets ModelApprovalStatus of that version's package in the
+environment's registry group <env>-<model> (found by its pin-version
+metadata). Deploying the artifacts stack sets the same status from the pin.
+
+\b
+Exit codes: 0 recorded, 2 refused or invalid input, 3 AWS error.
+
+\b
+Example:
+  python -m scripts approve --model llama-3-2-3b-instruct --version v2 \\
+      --report reports/llama-3-2-3b-instruct/v2/dev-intent-3b-20250301T120000Z/report.json --env dev
+"""
+
+
+@click.command("approve", help=HELP)
+@click.option("--model", required=True, help="Model name, e.g. llama-3-2-3b-instruct.")
+@click.option("--version", "version", required=True, help="The pinned version, e.g. v2.")
+@click.option("--report", "report_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="report.json written by evaluate.")
+@click.option("--reject", is_flag=True, help="Record a rejection instead.")
+@click.option("--by", "by", default=None, help="Who decides (default: git user.email, else the login name).")
+@click.option("--env", "env_name", default=None, help="Also set the status in this environment's Model Registry.")
+@click.option("--json", "json_mode", is_flag=True, default=None, help="JSON lines output.")
+def command(model: str, version: str, report_path: Path, reject: bool, by: str | None, env_name: str | None,
+            json_mode: bool | None) -> None:
+    from scripts.evaluation import approval as ap
+    from spec.loader import require
+    from spec.pin import Pin
+
+    out = Output(json_mode)
+    root = repo_root()
+    path = ap.pin_file(root, model, version)
+    pin_shown = _shown(path, root)
+    pin = require(Pin, path, pin_shown)
+    evidence = ap.load_report(report_path, _shown(report_path, root))
+    thresholds, source = ap.configured_thresholds(root, evidence.report)
+    ap.raise_all(ap.refusals(evidence, pin, pin_shown, thresholds, source, reject))
+    decision = ap.new_approval(reject, by or _who(), datetime.now(timezone.utc).replace(microsecond=0),
+                               ap.evidence_text(evidence))
+    registry = None
+    if env_name is not None:
+        registry = _set_registry(root, env_name, pin, decision)
+        out.event("registry", f"{registry['group']}: {registry['arn']} -> {decision.status.value}", **registry)
+    ap.write_approval(path, pin_shown, pin, decision)
+    out.event("recorded", f"{pin_shown}: approval {decision.status.value} by {decision.by} at "
+              f"{decision.at.isoformat()} (manifest_sha256 unchanged)", file=pin_shown, status=decision.status.value)
+    out.result({"model": model, "version": version, "status": decision.status.value, "by": decision.by,
+                "at": decision.at.isoformat(), "evidence": decision.evidence, "thresholds_from": source,
+                "registry": registry, "file": pin_shown})
+
+
+def _set_registry(root: Path, env_name: str, pin, decision) -> dict:
+    from scripts.evaluation import approval as ap
+    from scripts.lib.aws import client
+
+    env = _environment(root, env_name)
+    group = f"{env.name}-{pin.model}"
+    sagemaker = client("sagemaker", env.region)
+    package = ap.find_package(sagemaker, group, pin)
+    ap.set_registry_status(sagemaker, package, decision)
+    return {"group": group, "arn": package["ModelPackageArn"], "region": env.region,
+            "status": decision.status.value}
+
+
+def _environment(root: Path, name: str):
+    from scripts.lib.errors import UserError
+    from spec.environment import Environment
+    from spec.loader import require
+    from spec.project import ENVIRONMENTS_DIR, SUFFIXES
+
+    for suffix in SUFFIXES:
+        path = root / ENVIRONMENTS_DIR / f"{name}{suffix}"
+        if path.is_file():
+            return require(Environment, path, f"{ENVIRONMENTS_DIR}/{path.name}")
+    known = sorted(p.stem for p in (root / ENVIRONMENTS_DIR).glob("*") if p.suffix in SUFFIXES)
+    raise UserError(f"--env: no environment named '{name}'; fix: use one of: {', '.join(known) or '(none)'}")
+
+
+def _who() -> str:
+    try:
+        email = subprocess.run(["git", "config", "user.email"], capture_output=True, text=True, timeout=5,
+                               cwd=repo_root()).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        email = ""
+    return email or getpass.getuser()
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,185 @@
+"""`evaluate`: run a labeled dataset through an endpoint (and a hosted baseline) and write the report.
+
+Thin: the work is in scripts/evaluation/ (dataset, clients, runner, core, report).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from scripts.lib.errors import CheckFailed, Exit, UserError
+from scripts.lib.output import Output
+from scripts.lib.repo import project, repo_root
+
+HELP = """Evaluate an endpoint on a labeled intent dataset; optionally compare with a hosted baseline.
+
+\b
+Each line of --dataset is {"text": ..., "intent": ...}; every line is checked
+before anything is sent. The prompt template, the label set, max_new_tokens
+and the thresholds come from the endpoint's `evaluation` block in
+environments/<env>.yaml. Each text goes through InvokeEndpoint in the pinned
+container's format (LMI or TGI, greedy decoding); the answer's first line is
+normalized (case, whitespace, punctuation, an 'Intent:' prefix) and must be
+one of the labels, else it counts as invalid. With --baseline the same
+prompts go to an OpenAI-compatible chat completions API (OPENAI_BASE_URL,
+OPENAI_API_KEY) and the report adds agreement and every disagreement.
+
+\b
+Written to --out (default reports/<model>/<version>/<env>-<endpoint>-<UTC time>/):
+report.json (the evidence `approve` takes), summary.md, confusion.png.
+Throttling and 5xx are retried with backoff; Ctrl-C stops sending, waits for
+requests in flight and writes a report marked partial.
+
+\b
+Exit codes: 0 thresholds met, 1 thresholds not met (report written),
+2 invalid input (nothing sent), 3 AWS error, 130 interrupted (partial report written).
+
+\b
+Example:
+  python -m scripts evaluate --env dev --endpoint intent-3b \\
+      --dataset datasets/intents/test.jsonl --baseline openai:gpt-4o-mini --concurrency 8
+"""
+
+
+@click.command("evaluate", help=HELP)
+@click.option("--env", "env_name", required=True, help="Environment, e.g. dev.")
+@click.option("--endpoint", "endpoint_key", required=True, help="Endpoint key in the environment, e.g. intent-3b.")
+@click.option("--version", "version", default=None,
+              help="The version the endpoint serves (default: the environment's configured version).")
+@click.option("--dataset", "dataset_path", required=True, type=click.Path(path_type=Path),
+              help="JSONL file of {\"text\", \"intent\"} lines.")
+@click.option("--baseline", default=None, metavar="openai:MODEL", help="Also ask this model, e.g. openai:gpt-4o-mini.")
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 256),
+              help="Requests in flight at once.")
+@click.option("--rate-limit", "rate_limit", default=None, metavar="R/s",
+              help="At most R requests per second (e.g. 20/s, 600/min), for the endpoint and the baseline each.")
+@click.option("--endpoint-url", default=None, help="SageMaker runtime URL (a local fake, a VPC endpoint).")
+@click.option("--out", "out_dir", default=None, type=click.Path(path_type=Path, file_okay=False),
+              help="Directory for report.json, summary.md, confusion.png.")
+@click.option("--json", "json_mode", is_flag=True, default=None, help="JSON lines output.")
+def command(env_name: str, endpoint_key: str, version: str | None, dataset_path: Path, baseline: str | None,
+            concurrency: int, rate_limit: str | None, endpoint_url: str | None, out_dir: Path | None,
+            json_mode: bool | None) -> None:
+    from scripts.evaluation.clients import BaselineSpec, OpenAIChat, SageMakerEndpoint
+    from scripts.evaluation.core import Plan, Target, build_report, llama_prompt_tokens, run_target, score
+    from scripts.evaluation.answers import approx_tokens
+    from scripts.evaluation.dataset import load_dataset
+    from scripts.evaluation.report import write_outputs
+    from scripts.evaluation.runner import Fatal, RetryPolicy
+    from scripts.evaluation.verdict import failed
+
+    out = Output(json_mode)
+    per_second = parse_rate(rate_limit)
+    spec = BaselineSpec.parse(baseline) if baseline else None
+    loaded = project(env_name)
+    env = loaded.environments[env_name]
+    endpoint = env.endpoints.get(endpoint_key)
+    if endpoint is None:
+        raise UserError(f"--endpoint: no endpoint '{endpoint_key}' in environment {env_name}; "
+                        f"fix: use one of: {', '.join(sorted(env.endpoints))}")
+    if endpoint.evaluation is None:
+        raise UserError(f"environments/{env_name}.yaml: endpoints.{endpoint_key}.evaluation: missing; fix: add an "
+                        "evaluation block (prompt_template, labels, thresholds; see docs/evaluation.md)")
+    version_source = "config"
+    if version is not None and version != endpoint.version:
+        if (endpoint.model, version) not in loaded.pins:
+            raise UserError(f"--version: no pin model_artifacts/{endpoint.model}/{version}.yaml; fix: use one of: "
+                            f"{', '.join(loaded.versions_of(endpoint.model))}")
+        version_source = "--version"
+        out.event("warning", f"{env_name}/{endpoint_key} is configured to serve {endpoint.version}; reporting "
+                  f"the answers as {version}: make sure that is what the endpoint serves", version=version)
+    pin = loaded.pins[(endpoint.model, version or endpoint.version)]
+    root = repo_root()
+    dataset_shown = _shown(dataset_path, root)
+    dataset = load_dataset(dataset_path, endpoint.evaluation.labels, dataset_shown)
+    baseline_call = (OpenAIChat(spec.model, endpoint.evaluation.max_new_tokens) if spec else None)
+    plan = Plan(environment=env, endpoint_key=endpoint_key, endpoint=endpoint, evaluation=endpoint.evaluation,
+                pin=pin, version_source=version_source, dataset=dataset, dataset_shown=dataset_shown,
+                concurrency=concurrency, rate_limit=per_second)
+    out.event("dataset", f"{dataset_shown}: {len(dataset.examples)} examples, {len(dataset.intents)} intents "
+              f"(sha256 {dataset.sha256[:12]}…)", examples=len(dataset.examples), sha256=dataset.sha256)
+
+    name = env.endpoint_name(endpoint_key)
+    invoke = SageMakerEndpoint(name, env.region, pin.container.framework, endpoint.evaluation.max_new_tokens,
+                               concurrency, endpoint_url)
+    retry = RetryPolicy()
+    try:
+        endpoint_run = run_target(plan, Target("endpoint", name, invoke), out, retry)
+    except Fatal as exc:
+        raise UserError(str(exc), Exit.AWS_ERROR) from None
+    interrupted = endpoint_run.interrupted
+    endpoint_score = score(plan, endpoint_run, llama_prompt_tokens)
+    base = None
+    baseline_error = None
+    if baseline_call is not None and not interrupted:
+        try:
+            baseline_run = run_target(plan, Target("baseline", spec.label, baseline_call), out, retry)
+            interrupted = baseline_run.interrupted
+            base = (spec.label, score(plan, baseline_run, approx_tokens))
+        except Fatal as exc:
+            baseline_error = str(exc)
+    report = build_report(plan, endpoint_score, base, interrupted)
+    if baseline_error:
+        report["baseline_error"] = baseline_error
+    directory = out_dir or root / "reports" / pin.model / pin.version / (
+        f"{env_name}-{endpoint_key}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}")
+    written = write_outputs(report, directory)
+    _print(out, report, written, root)
+    if baseline_error:
+        raise UserError(f"{baseline_error} (the endpoint's report is written to {_shown(directory, root)})")
+    if report["verdict"] == "partial":
+        out.event("partial", f"interrupted: partial report ({report['run']['completed']} of "
+                  f"{report['run']['requested']}) written to {_shown(directory, root)}", directory=str(directory))
+        raise KeyboardInterrupt
+    if report["verdict"] == "fail":
+        raise CheckFailed(f"evaluate: thresholds not met: {'; '.join(failed(report['checks']))} "
+                          f"(report: {_shown(written['report'], root)})")
+
+
+def parse_rate(value: str | None) -> float | None:
+    if value is None:
+        return None
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(?:/\s*(s|sec|second|m|min|minute))?\s*", value)
+    rate = float(match[1]) if match else 0.0
+    if not match or rate <= 0:
+        raise UserError(f"--rate-limit: '{value}' is not a positive rate; fix: write e.g. 20/s or 600/min")
+    return rate / 60 if (match[2] or "s").startswith("m") else rate
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _print(out: Output, report: dict, written: dict, root: Path) -> None:
+    metrics, latency = report["metrics"], report["latency_ms"]
+    rows = [["accuracy", metrics["accuracy"]], ["macro_f1", metrics["macro_f1"]],
+            ["invalid", f"{metrics['invalid']} ({metrics['invalid_rate']})"],
+            ["errors", f"{metrics['errors']} ({metrics['error_rate']})"],
+            ["latency p50/p95/p99 ms", f"{latency['p50']} / {latency['p95']} / {latency['p99']}"],
+            ["tokens prompt/completion", f"{report['tokens']['prompt']} / {report['tokens']['completion']} "
+                                         f"({report['tokens']['completion_source']})"],
+            ["requests/s", report["run"]["requests_per_s"]],
+            ["retries (throttled)", f"{report['run']['retries']} ({report['run']['throttled']})"]]
+    if report["baseline"]:
+        b = report["baseline"]
+        rows += [[f"baseline {b['model']} accuracy", b["metrics"]["accuracy"]], ["agreement", b["agreement"]],
+                 ["disagreements", len(b["disagreements"])]]
+    out.table(f"{report['model']} {report['version']} on {report['endpoint_name']}", ["metric", "value"], rows)
+    out.table("Checks", ["check", "value", "threshold", "result"],
+              [[c["name"], c["value"], f"{c['op']} {c['threshold']}", "ok" if c["passed"] else "FAILED"]
+               for c in report["checks"]])
+    files = {k: (_shown(v, root) if isinstance(v, Path) else v) for k, v in written.items()}
+    out.event("written", f"verdict {report['verdict']}; wrote " + ", ".join(str(v) for v in files.values()),
+              **files)
+    out.result({"verdict": report["verdict"], "passed": report["passed"], "partial": report["partial"],
+                "model": report["model"], "version": report["version"], "accuracy": metrics["accuracy"],
+                "macro_f1": metrics["macro_f1"], "invalid": metrics["invalid"], "errors": metrics["errors"],
+                "latency_ms": latency, "agreement": report["baseline"]["agreement"] if report["baseline"] else None,
+                "files": files})
