@@ -50,6 +50,7 @@ deploy: setup
 bench: setup
 	$(PY) benchmarks/synth_time.py
 	$(PY) benchmarks/hash_throughput.py
+	$(PY) benchmarks/evaluate_throughput.py
 
 clean:
 	rm -rf cdk.out cdk.out.tmp-* $(STAMP) .pytest_cache

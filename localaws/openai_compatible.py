@@ -16,7 +16,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from localaws.loopback import LoopbackServer, reply_json
 
 ChatAnswer = Callable[[str, list[dict]], str]
 
@@ -26,7 +28,9 @@ def echo_chat(model: str, messages: list[dict]) -> str:
 
 
 @dataclass
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
+    thread_name = "fake-openai"
+
     answer: ChatAnswer = echo_chat
     api_key: str = "test-key"
     latency_s: float = 0.0
@@ -41,45 +45,11 @@ class FakeOpenAI:
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    def start(self) -> "FakeOpenAI":
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802
-                fake._handle(self)
-
-        self._server = _Server(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        # A short poll interval: stop() (shutdown) waits for it, 0.5 s by default.
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-openai",
-                         daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "FakeOpenAI":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
         """The base URL, as OPENAI_BASE_URL takes it."""
-        assert self._server, "start() first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        return f"{self.base_url}/v1"
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         length = int(request.headers.get("Content-Length") or 0)
@@ -121,20 +91,8 @@ class FakeOpenAI:
         })
 
 
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 256
-
-
 def _error(message: str, kind: str, code: str | None = None) -> dict:
     return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
 
-def _reply(request: BaseHTTPRequestHandler, status: int, body: dict, headers: dict | None = None) -> None:
-    data = json.dumps(body).encode()
-    request.send_response(status)
-    request.send_header("Content-Type", "application/json")
-    request.send_header("Content-Length", str(len(data)))
-    for name, value in (headers or {}).items():
-        request.send_header(name, value)
-    request.end_headers()
-    request.wfile.write(data)
+_reply = reply_json

@@ -22,8 +22,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import unquote
+
+from localaws.loopback import LoopbackServer, reply_json
 
 Answer = Callable[[str, dict], dict]
 
@@ -33,7 +35,9 @@ def echo_answer(endpoint: str, payload: dict) -> dict:
 
 
 @dataclass
-class FakeRuntimeEndpoint:
+class FakeRuntimeEndpoint(LoopbackServer):
+    thread_name = "fake-runtime"
+
     latency_s: float = 0.05
     capacity: int = 1_000_000  # concurrent requests served without queueing
     error_rate: float = 0.0
@@ -50,47 +54,10 @@ class FakeRuntimeEndpoint:
         self._slots = threading.BoundedSemaphore(self.capacity) if self.capacity < 1_000_000 else None
         self._random = random.Random(self.seed)
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle -------------------------------------------------------
-    def start(self) -> "FakeRuntimeEndpoint":
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
-
-            def log_message(self, *args) -> None:  # quiet
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802 - http.server naming
-                fake._handle(self)
-
-        self._server = _Server(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        # A short poll interval: stop() (shutdown) waits for it, 0.5 s by default.
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name="fake-runtime", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "FakeRuntimeEndpoint":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
-        assert self._server, "start() first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.base_url
 
     # -- behaviour -------------------------------------------------------
     def _draw(self) -> float:
@@ -134,21 +101,9 @@ class FakeRuntimeEndpoint:
         _reply(request, 200, self.answer(endpoint, payload), variant="primary")
 
 
-class _Server(ThreadingHTTPServer):
-    # socketserver's default listen backlog of 5 resets connections when a client opens
-    # dozens at once (an evaluation at --concurrency 32): SageMaker does not.
-    request_queue_size = 256
-
-
 def _reply(request: BaseHTTPRequestHandler, status: int, body: dict, error_type: str | None = None,
            variant: str | None = None) -> None:
-    data = json.dumps(body).encode()
-    request.send_response(status)
-    request.send_header("Content-Type", "application/json")
-    request.send_header("Content-Length", str(len(data)))
-    if error_type:
-        request.send_header("x-amzn-ErrorType", error_type)
+    headers = {"x-amzn-ErrorType": error_type} if error_type else {}
     if variant:
-        request.send_header("X-Amzn-Invoked-Production-Variant", variant)
-    request.end_headers()
-    request.wfile.write(data)
+        headers["X-Amzn-Invoked-Production-Variant"] = variant
+    reply_json(request, status, body, headers)

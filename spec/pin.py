@@ -125,6 +125,18 @@ class Approval(Strict):
     at: datetime | None = None
     evidence: str | None = None
 
+    @property
+    def description(self) -> str:
+        """The registry's ApprovalDescription (at most 1000 characters), the same from stacks and `approve`."""
+        parts = [self.status.value]
+        if self.by:
+            parts.append(f"by {self.by}")
+        if self.at:
+            parts.append(f"at {self.at.isoformat()}")
+        if self.evidence:
+            parts.append(f"evidence: {self.evidence}")
+        return " ".join(parts)[:1000]
+
     @model_validator(mode="after")
     def _decided_by_someone(self) -> "Approval":
         if self.status is not ApprovalStatus.PENDING and (not self.by or not self.at):

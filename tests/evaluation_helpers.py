@@ -3,16 +3,14 @@ loopback fakes see every call), a temp repo, fake credentials, a labeled dataset
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import re
 import shutil
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from cli_helpers import Result, run_cli  # noqa: F401 - re-exported for the evaluation tests
 
 REPO = Path(__file__).resolve().parents[1]
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
@@ -20,37 +18,6 @@ FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", 
 UNSET = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", "AWS_CONFIG_FILE",
          "AWS_SHARED_CREDENTIALS_FILE", "PINNED_LLAMA_DEBUG", "OPENAI_BASE_URL", "OPENAI_API_KEY")
 MESSAGE = re.compile(r"Message: (.*)\n")
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def errors(self) -> list[str]:
-        return [line for line in self.err.splitlines() if line.startswith("error: ")]
-
-    def result(self) -> dict:
-        lines = [json.loads(line) for line in self.out.splitlines() if line.startswith("{")]
-        return [d for d in lines if "event" not in d][-1]
-
-
-def run_cli(*args: str) -> Result:
-    from scripts.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    argv, sys.argv = sys.argv, ["scripts", *args]
-    code = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    finally:
-        sys.argv = argv
-    return Result(code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ Import the fixtures into a test module with
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import random
@@ -15,11 +13,12 @@ import shutil
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+
+from cli_helpers import Result, run_cli  # noqa: F401 - re-exported for the pinning tests
 
 REPO = Path(__file__).resolve().parents[1]
 REVISION = "0cb88a4f764b7a12671c53f0838cd831a0843b95"
@@ -149,42 +148,6 @@ def make_snapshot(directory: Path, seed: int = 1, big: int = BIG_SIZE) -> Path:
 PINNED_FILES = ["config.json", "generation_config.json", "model-00001-of-00002.safetensors",
                 "model-00002-of-00002.safetensors", "model.safetensors.index.json", "special_tokens_map.json",
                 "tokenizer.json", "tokenizer_config.json"]
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def err_lines(self) -> list[str]:
-        return [line for line in self.err.splitlines() if line.strip()]
-
-    def json_lines(self) -> list[dict]:
-        return [json.loads(line) for line in self.out.splitlines() if line.startswith("{")]
-
-    def result(self) -> dict:
-        """The final JSON result (the last JSON line without an 'event')."""
-        return [d for d in self.json_lines() if "event" not in d][-1]
-
-
-def run_cli(*args: str) -> Result:
-    """`python -m scripts ARGS` in-process (so moto sees the calls), with the CLI's own error handling."""
-    from scripts.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    argv = sys.argv
-    sys.argv = ["scripts", *args]
-    code = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    finally:
-        sys.argv = argv
-    return Result(code, out.getvalue(), err.getvalue())
 
 
 def run_subprocess(root: Path, *args: str) -> Result:

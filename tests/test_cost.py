@@ -11,6 +11,8 @@ from datetime import date
 
 import boto3
 import pytest
+
+import cli_helpers
 from botocore.stub import Stubber
 from conftest import ROOT
 
@@ -41,16 +43,8 @@ def schedule(name, cron, low, high, zone="UTC") -> ScalingSchedule:
 
 
 def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    from scripts.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["scripts", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    result = cli_helpers.run_cli(*args)
+    return result.code, result.out, result.err
 
 
 def result_of(stdout: str) -> dict:

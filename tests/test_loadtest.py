@@ -8,6 +8,8 @@ import subprocess
 import sys
 
 import pytest
+
+from cli_helpers import run_cli
 from conftest import ROOT
 
 from localaws.runtime_endpoint import FakeRuntimeEndpoint
@@ -30,16 +32,8 @@ def loadtest(*args: str) -> subprocess.CompletedProcess:
 
 def loadtest_here(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
     """The same entry point in this process (for runs whose timing does not matter)."""
-    from scripts.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["scripts", "loadtest", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    result = run_cli("loadtest", *args)
+    return result.code, result.out, result.err
 
 
 def lines(stdout: str) -> list[dict]:

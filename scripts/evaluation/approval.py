@@ -133,18 +133,6 @@ def evidence_text(evidence: Evidence) -> str:
     return text
 
 
-def approval_description(approval: Approval) -> str:
-    """As the artifacts stack writes ApprovalDescription (stacks/constructs/pinned_model_package.py)."""
-    parts = [approval.status.value]
-    if approval.by:
-        parts.append(f"by {approval.by}")
-    if approval.at:
-        parts.append(f"at {approval.at.isoformat()}")
-    if approval.evidence:
-        parts.append(f"evidence: {approval.evidence}")
-    return " ".join(parts)[:1000]
-
-
 def render_approval(approval: Approval) -> str:
     data = {"status": approval.status.value, "by": approval.by,
             "at": approval.at.strftime("%Y-%m-%dT%H:%M:%SZ") if approval.at else None, "evidence": approval.evidence}
@@ -228,7 +216,7 @@ def find_package(sagemaker, group: str, pin: Pin) -> dict:
 
 def set_registry_status(sagemaker, package: dict, approval: Approval) -> None:
     kwargs = {"ModelPackageArn": package["ModelPackageArn"], "ModelApprovalStatus": approval.status.value,
-              "ApprovalDescription": approval_description(approval)}
+              "ApprovalDescription": approval.description}
     if package.get("CustomerMetadataProperties"):
         # Sent back unchanged: the stack owns them (and some emulators drop what is left out).
         kwargs["CustomerMetadataProperties"] = package["CustomerMetadataProperties"]

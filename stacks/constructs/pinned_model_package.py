@@ -46,7 +46,7 @@ class PinnedModelPackage(Construct):
             model_package_group_name=props.group.name,
             model_package_description=(pin.description or f"{pin.model} {pin.version}")[:1000],
             model_approval_status=pin.approval.status.value,
-            approval_description=_approval_description(pin),
+            approval_description=pin.approval.description,
             inference_specification=sagemaker.CfnModelPackage.InferenceSpecificationProperty(
                 containers=[sagemaker.CfnModelPackage.ModelPackageContainerDefinitionProperty(
                     image=image,
@@ -81,14 +81,3 @@ class PinnedModelPackage(Construct):
     def arn(self) -> str:
         return self.cfn_package.attr_model_package_arn
 
-
-def _approval_description(pin: Pin) -> str:
-    a = pin.approval
-    parts = [a.status.value]
-    if a.by:
-        parts.append(f"by {a.by}")
-    if a.at:
-        parts.append(f"at {a.at.isoformat()}")
-    if a.evidence:
-        parts.append(f"evidence: {a.evidence}")
-    return " ".join(parts)[:1000]
