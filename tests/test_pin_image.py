@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,7 @@ from pinning_helpers import (DLC_ACCOUNT, assert_project_valid, aws, fake_lookup
                              run_cli)
 
 from scripts.lib.errors import UserError
-from scripts.pinning import image_table, images
+from scripts.pinning import images
 from spec.loader import require
 from spec.pin import Pin
 
@@ -125,35 +124,16 @@ def test_access_denied_is_an_aws_error(aws, repo: Path):
                                           "fix: allow ecr:BatchGetImage")
 
 
-# --- the image URI table --------------------------------------------------------------------------
+# --- the image URI lookup ------------------------------------------------------------------------
 
-def test_builtin_table_gives_sagemaker_style_uris():
-    assert images.table_uri("djl-lmi", "0.31.0", "us-east-1") == \
+def test_image_uris_come_from_the_sagemaker_sdk_with_each_regions_registry():
+    assert images.sagemaker_core_uri("djl-lmi", "0.31.0", "us-east-1") == \
         "763104351884.dkr.ecr.us-east-1.amazonaws.com/djl-inference:0.31.0-lmi13.0.0-cu124"
-    assert images.table_uri("huggingface-llm", "2.4.0", "cn-north-1") == (
-        "727897471807.dkr.ecr.cn-north-1.amazonaws.com.cn/huggingface-pytorch-tgi-inference:"
-        "2.4.0-tgi2.4.0-gpu-py311-cu124-ubuntu22.04-v2.2")
-    assert images.parse_uri(images.table_uri("djl-lmi", "0.32.0", "af-south-1")).account == "626614931356"
-    with pytest.raises(UserError, match="not in the built-in image table"):
-        images.table_uri("djl-lmi", "0.1.0", "us-east-1")
-    with pytest.raises(UserError, match="no image registry for 'me-west-1'"):
-        images.table_uri("djl-lmi", "0.31.0", "me-west-1")
+    assert images.parse_uri(images.sagemaker_core_uri("djl-lmi", "0.32.0", "af-south-1")).account == "626614931356"
+    assert images.parse_uri(images.sagemaker_core_uri("huggingface-llm", "2.4.0", "eu-west-1")).repository == \
+        "huggingface-pytorch-tgi-inference"
 
 
-def test_default_lookup_falls_back_to_the_table_without_sagemaker_core(monkeypatch):
-    monkeypatch.setitem(sys.modules, "sagemaker", None)
-    monkeypatch.setitem(sys.modules, "sagemaker.core", None)
-    assert images.default_lookup("djl-lmi", "0.31.0", "eu-west-1") == \
-        "763104351884.dkr.ecr.eu-west-1.amazonaws.com/djl-inference:0.31.0-lmi13.0.0-cu124"
-
-
-def test_builtin_table_agrees_with_sagemaker_core_when_installed():
-    image_uris = pytest.importorskip("sagemaker.core.image_uris")
-    for framework, (_, missing, tags) in image_table.FRAMEWORKS.items():
-        for version in tags:
-            for region in ("us-east-1", "eu-west-1", "cn-north-1", "ap-east-1", "us-gov-west-1"):
-                if region in missing:
-                    continue
-                expected = image_uris.retrieve(framework=framework, region=region, version=version,
-                                               image_scope="inference")
-                assert images.table_uri(framework, version, region) == expected
+def test_unknown_framework_version_is_one_clear_line():
+    with pytest.raises(UserError, match="the SageMaker SDK has no djl-lmi 0.1.0 image for us-east-1"):
+        images.sagemaker_core_uri("djl-lmi", "0.1.0", "us-east-1")

@@ -18,9 +18,8 @@ HELP = """Pin the serving image of an existing pin, by digest, in more regions.
 
 \b
 For each region in --regions, the image URI (registry account, repository)
-comes from sagemaker-core's image_uris.retrieve(framework, region, version,
-image_scope="inference") when sagemaker-core is installed, else from a
-built-in copy of its table; the pin's own container.tag is then resolved to
+comes from the SageMaker SDK (sagemaker-core's image_uris.retrieve(framework,
+region, version, image_scope="inference")); the pin's own container.tag is resolved to
 a digest in that region's ECR registry (BatchGetImage), and
 <registry>/<repository>@sha256:<digest> is added to container.images. The
 manifest is re-sealed (manifest_sha256) and written atomically; its

@@ -7,7 +7,7 @@ Modules:
 - `hashing`: streamed SHA-256 of files, in parallel, with S3 composite part digests.
 - `snapshot`: what a Hugging Face snapshot directory holds, and what is refused.
 - `s3_objects`: head / upload / confirm / stream-hash S3 objects with SHA-256 checksums.
-- `images`: serving image URI per region (sagemaker-core or the built-in `image_table`) and ECR digests.
+- `images`: serving image URI per region (the SageMaker SDK, sagemaker-core) and ECR digests.
 - `manifests`: read, compare, seal and write pin manifests.
 - `hub`: `--from-hub` download of one exact Hugging Face revision.
 - `verify_core`: prove that a bucket and ECR hold what the pins say.

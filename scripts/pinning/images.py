@@ -1,9 +1,9 @@
 """Serving images: the URI of a framework version per region, and its digest in ECR.
 
 The URI (registry account, repository, tag) comes from the SageMaker Python
-SDK v3 (`sagemaker.core.image_uris.retrieve`) when `sagemaker-core` is
-installed, else from the built-in table in `image_table`. Tests replace
-`lookup_uri` (a module attribute, looked up at call time) with their own.
+SDK v3 (`sagemaker.core.image_uris.retrieve`, package `sagemaker-core`, pinned
+in requirements.txt), which knows each region's registry account. Tests
+replace `lookup_uri` (a module attribute, looked up at call time) with their own.
 
 The digest comes from ECR: BatchGetImage by tag, which needs only the pull
 permission SageMaker itself uses (DescribeImages as a fallback).
@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from scripts.lib.errors import Exit, UserError
-from scripts.pinning import image_table
 
 IMAGE_URI = re.compile(
     r"^(?P<account>[0-9]{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.(?P<domain>amazonaws\.com(?:\.cn)?)"
@@ -62,58 +61,25 @@ def parse_uri(uri: str) -> ImageRef:
     return ImageRef(match["account"], match["region"], match["domain"], match["repository"], match["tag"])
 
 
-def table_uri(framework: str, version: str, region: str) -> str:
-    """Image URI from the built-in table (sagemaker-core 2.27.0's data)."""
-    entry = image_table.FRAMEWORKS.get(framework)
-    if entry is None:
-        raise UserError(f"--framework: '{framework}' is unknown; fix: use one of "
-                        f"{', '.join(sorted(image_table.FRAMEWORKS))}")
-    repository, missing, tags = entry
-    if version not in tags:
-        raise UserError(f"--framework-version: {framework} {version} is not in the built-in image table "
-                        f"(known: {', '.join(tags)}); fix: use a known version, or install sagemaker-core "
-                        "to look up newer ones")
-    if region not in image_table.REGISTRIES or region in missing:
-        raise UserError(f"--regions: {framework} has no image registry for '{region}' in the built-in table; "
-                        "fix: check the region name, or install sagemaker-core to look it up")
-    return (f"{image_table.REGISTRIES[region]}.dkr.ecr.{region}.{image_table.domain(region)}"
-            f"/{repository}:{tags[version]}")
+def sagemaker_core_uri(framework: str, version: str, region: str) -> str:
+    """Image URI from the SageMaker Python SDK v3."""
+    from sagemaker.core import image_uris  # about 2-4 s to import: only pin-image pays it
 
-
-def sagemaker_core_uri(framework: str, version: str, region: str) -> str | None:
-    """Image URI from sagemaker-core, or None if it is not installed."""
-    try:
-        from sagemaker.core import image_uris  # about 2-4 s to import
-    except ImportError:
-        return None
     try:
         return image_uris.retrieve(framework=framework, region=region, version=version, image_scope="inference")
     except (ValueError, KeyError) as exc:
-        raise UserError(f"--framework-version: sagemaker-core has no {framework} {version} image for "
+        raise UserError(f"--framework-version: the SageMaker SDK has no {framework} {version} image for "
                         f"{region} ({str(exc).strip().splitlines()[0][:200]}); fix: check the framework "
                         "version and region") from None
 
 
-def default_lookup(framework: str, version: str, region: str) -> str:
-    return sagemaker_core_uri(framework, version, region) or table_uri(framework, version, region)
-
-
 def lookup_source() -> str:
     """Where `lookup` takes image URIs from, for the user."""
-    if lookup_uri is not default_lookup:
-        return "a custom lookup"
-    try:
-        import importlib.util
-
-        if importlib.util.find_spec("sagemaker.core") is not None:
-            return "sagemaker-core"
-    except (ImportError, ValueError):
-        pass
-    return "the built-in table (sagemaker-core 2.27.0 data)"
+    return "sagemaker-core" if lookup_uri is sagemaker_core_uri else "a custom lookup"
 
 
 # Replaceable (tests): (framework, version, region) -> "<registry>/<repository>:<tag>".
-lookup_uri: Callable[[str, str, str], str] = default_lookup
+lookup_uri: Callable[[str, str, str], str] = sagemaker_core_uri
 
 
 def lookup(framework: str, version: str, region: str) -> ImageRef:
