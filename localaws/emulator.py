@@ -739,10 +739,25 @@ def _install(emu: AwsEmulator) -> None:  # noqa: C901 - one place for every patc
     # AWS::CloudWatch::Alarm (moto's CloudFormation skips it): a real moto alarm
     orig_class_from_type = parsing.resource_class_from_type
 
+    handlers = {c.cloudformation_type(): c for c in (_CfnAlarm, _CfnModelPackageGroup, _CfnModelPackage)}
+
     def resource_class_from_type(resource_type):
-        if resource_type == "AWS::CloudWatch::Alarm":
-            return _CfnAlarm
-        return orig_class_from_type(resource_type)
+        return handlers.get(resource_type) or orig_class_from_type(resource_type)
+
+    # moto's AWS::KMS::Key passes CloudFormation's Tags ({Key, Value}) to a tagger that
+    # wants {TagKey, TagValue}: KeyError, and the change set stops half applied.
+    from moto.kms.models import Key as KmsKey
+
+    orig_kms_create = KmsKey.create_from_cloudformation_json.__func__
+
+    def kms_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        cloudformation_json = copy.deepcopy(cloudformation_json)
+        props = cloudformation_json.setdefault("Properties", {})
+        props["Tags"] = [{"TagKey": t["Key"], "TagValue": t["Value"]} if "Key" in t else t
+                         for t in props.get("Tags", [])]
+        return orig_kms_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+
+    patch(KmsKey, "create_from_cloudformation_json", classmethod(kms_create))
 
     patch(parsing, "resource_class_from_type", resource_class_from_type)
 
@@ -849,3 +864,128 @@ class _CfnAlarm:
         from moto.cloudwatch.models import cloudwatch_backends
 
         cloudwatch_backends[account_id][region_name].delete_alarms([resource_name])
+
+
+class _CfnResource:
+    """What moto's CloudFormation asks of a resource (duck-typed CloudFormationModel)."""
+
+    cfn_attrs: dict[str, str] = {}
+
+    def __init__(self, physical_id: str, attrs: dict[str, str]) -> None:
+        self._physical_id, self._attrs = physical_id, attrs
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self._physical_id
+
+    def is_created(self) -> bool:
+        return True
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in cls.cfn_attrs
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return self._attrs[attribute_name]
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+
+class _CfnModelPackageGroup(_CfnResource):
+    """AWS::SageMaker::ModelPackageGroup (moto has the API, not the CloudFormation type)."""
+
+    cfn_attrs = {"ModelPackageGroupArn": ""}
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SageMaker::ModelPackageGroup"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        from moto.sagemaker.models import sagemaker_backends
+
+        p = cloudformation_json["Properties"]
+        name = p.get("ModelPackageGroupName") or resource_name
+        backend = sagemaker_backends[account_id][region_name]
+        group = backend.model_package_groups.get(name)
+        if group is not None:  # made early by a package created before it (see below)
+            group.model_package_group_description = p.get("ModelPackageGroupDescription")
+            return cls(group.arn, {"ModelPackageGroupArn": group.arn})
+        arn = backend.create_model_package_group(name, p.get("ModelPackageGroupDescription"), p.get("Tags"))
+        return cls(arn, {"ModelPackageGroupArn": arn})
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                        account_id, region_name):
+        return original_resource  # descriptions and tags only: not modelled
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        from moto.sagemaker.models import sagemaker_backends
+
+        sagemaker_backends[account_id][region_name].model_package_groups.pop(resource_name.split("/")[-1], None)
+
+
+class _CfnModelPackage(_CfnResource):
+    """AWS::SageMaker::ModelPackage: a versioned package in its group (created in template
+    order, so versions number as in AWS when packages are added one stack update at a
+    time); an update changes approval status, description and metadata in place."""
+
+    cfn_attrs = {"ModelPackageArn": "", "ModelPackageStatus": ""}
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SageMaker::ModelPackage"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        from moto.sagemaker.models import sagemaker_backends
+
+        backend = sagemaker_backends[account_id][region_name]
+        p = cloudformation_json["Properties"]
+        group = p.get("ModelPackageGroupName")
+        if group and group not in backend.model_package_groups:
+            # moto's CloudFormation ignores DependsOn, and the group is named by a literal:
+            # the package may come first. Make the group; its own resource adopts it.
+            backend.create_model_package_group(group, None, None)
+        arn = backend.create_model_package(
+            model_package_name=None if p.get("ModelPackageGroupName") else (p.get("ModelPackageName") or resource_name),
+            model_package_group_name=p.get("ModelPackageGroupName"),
+            model_package_description=p.get("ModelPackageDescription"),
+            inference_specification=p.get("InferenceSpecification"), validation_specification=None,
+            source_algorithm_specification=None, certify_for_marketplace=False, tags=p.get("Tags"),
+            model_approval_status=p.get("ModelApprovalStatus"), metadata_properties=p.get("MetadataProperties"),
+            model_metrics=p.get("ModelMetrics"), client_token=None,
+            customer_metadata_properties=p.get("CustomerMetadataProperties"), drift_check_baselines=None,
+            domain=p.get("Domain"), task=p.get("Task"), sample_payload_url=p.get("SamplePayloadUrl"),
+            additional_inference_specifications=None)
+        package = backend.model_packages[arn]
+        package.approval_description = p.get("ApprovalDescription")
+        return cls(arn, {"ModelPackageArn": arn, "ModelPackageStatus": "Completed"})
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                        account_id, region_name):
+        from moto.sagemaker.models import sagemaker_backends
+
+        p = cloudformation_json["Properties"]
+        package = sagemaker_backends[account_id][region_name].model_packages.get(original_resource.physical_resource_id)
+        if package is not None:
+            if p.get("ModelApprovalStatus"):
+                package.set_model_approval_status(p["ModelApprovalStatus"])
+            package.approval_description = p.get("ApprovalDescription")
+            package.model_package_description = p.get("ModelPackageDescription")
+            package.customer_metadata_properties = p.get("CustomerMetadataProperties")
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        from moto.sagemaker.models import sagemaker_backends
+
+        backend = sagemaker_backends[account_id][region_name]
+        backend.model_packages.pop(resource_name, None)
+        for name, arn in list(backend.model_package_name_mapping.items()):
+            if arn == resource_name:
+                del backend.model_package_name_mapping[name]

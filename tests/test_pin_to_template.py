@@ -43,7 +43,8 @@ def test_a_fresh_pin_flows_unchanged_into_registry_and_endpoint(aws, repo: Path,
     assert outputs["Image"] == pin.container.images["us-east-1"]
     model = only(endpoint, "AWS::SageMaker::Model")["Properties"]
     assert "Packagellama323binstructv3" in str(model["PrimaryContainer"]["ModelPackageName"])
-    # The uploaded bucket's objects are the manifest's files, checksum for checksum.
+    # Every file the manifest names is in the bucket at its size (pin-weights confirmed the
+    # checksums before it wrote the manifest; verify re-checks them).
     for file in pin.weights.files:
         head = s3().head_object(Bucket=BUCKET, Key=f"{pin.weights.prefix}{file.path}", ChecksumMode="ENABLED")
         assert head["ContentLength"] == file.size
