@@ -232,6 +232,14 @@ def _check_pin_on_endpoint(loaded: Loaded[Environment], at: tuple, endpoint: End
                                    f"choose an instance with {tp} GPU(s) or pin a version with "
                                    f"tensor_parallel_degree {instance.gpus}"))
         return errors
+    reserved = pin.serving.gpu_memory_utilization * 100
+    if endpoint.alarms.gpu_memory_percent <= reserved:
+        # vLLM/TGI reserve this share of GPU memory at start-up: the alarm would never clear.
+        errors.append(loaded.error(
+            at + ("alarms", "gpu_memory_percent"),
+            f"{endpoint.alarms.gpu_memory_percent:g}% is at or below the {reserved:g}% of GPU memory that "
+            f"{label} reserves at start-up (serving.gpu_memory_utilization), so the alarm would always fire",
+            f"set alarms.gpu_memory_percent above {reserved:g}, e.g. {min(99, reserved + 5):g}"))
     fit = gpu_fit(pin, instance)
     if not fit.fits:
         errors.append(loaded.error(

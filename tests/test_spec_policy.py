@@ -34,3 +34,11 @@ def test_default_bucket_names_must_fit_s3s_63_characters(tree):
     errors = tree.errors()
     error = one(errors, "environments/production-eu-customer-care.yaml", "weights_bucket", "longer than S3's 63")
     assert "set weights_bucket explicitly" in error.fix
+
+
+def test_gpu_memory_alarm_must_sit_above_what_the_server_reserves_at_start_up(tree):
+    # The 3B pins reserve 90% (gpu_memory_utilization 0.9); prod alarms at 95%.
+    tree.replace(PROD, "gpu_memory_percent: 95", "gpu_memory_percent: 90")
+    error = one(tree.errors(), PROD, "endpoints.intent-3b.alarms.gpu_memory_percent",
+                "90% is at or below the 90% of GPU memory that llama-3-2-3b-instruct/v1 reserves")
+    assert "above 90" in error.fix
