@@ -392,6 +392,14 @@ class AwsEmulator:
                 raise _validation(f"Cannot update in-progress endpoint \"{_arn(self, 'endpoint', name)}\".")
             config = backend.describe_endpoint_config(config_name)  # ValidationError when missing
             variants = copy.deepcopy(config["ProductionVariants"])
+            live_types = {v["VariantName"]: v.get("InstanceType") for v in sim.variants}
+            for variant in variants:
+                old_type = live_types.get(variant["VariantName"])
+                if old_type and old_type != variant.get("InstanceType") and \
+                        _autoscaled(self, f"endpoint/{name}/variant/{variant['VariantName']}"):
+                    raise _validation(
+                        f"The variant(s) \"[{variant['VariantName']}]\" must be deregistered as scalable targets "
+                        "with AWS Application Auto Scaling before they can be updated with a different instance type.")
             if retain_all:
                 excluded = {e.get("VariantPropertyType") for e in exclude_retained or []}
                 live = {v["VariantName"]: v for v in sim.variants}
@@ -539,6 +547,13 @@ def _cloudwatch(emu: AwsEmulator):
 def _alarm_state(emu: AwsEmulator, name: str) -> str | None:
     alarm = _cloudwatch(emu).alarms.get(name)
     return alarm.state_value if alarm is not None else None
+
+
+def _autoscaled(emu: AwsEmulator, resource_id: str) -> bool:
+    from moto.applicationautoscaling.models import applicationautoscaling_backends
+
+    targets = applicationautoscaling_backends[emu.account_id][emu.region].targets
+    return resource_id in targets.get("sagemaker:variant:DesiredInstanceCount", {})
 
 
 def _arn(emu: AwsEmulator, kind: str, name: str) -> str:
@@ -739,10 +754,48 @@ def _install(emu: AwsEmulator) -> None:  # noqa: C901 - one place for every patc
     # AWS::CloudWatch::Alarm (moto's CloudFormation skips it): a real moto alarm
     orig_class_from_type = parsing.resource_class_from_type
 
-    handlers = {c.cloudformation_type(): c for c in (_CfnAlarm, _CfnModelPackageGroup, _CfnModelPackage)}
+    handlers = {c.cloudformation_type(): c for c in (_CfnAlarm, _CfnModelPackageGroup, _CfnModelPackage,
+                                                      _CfnBucketPolicy, _CfnScalableTarget, _CfnScalingPolicy,
+                                                      _CfnTopicPolicy, _CfnSubscription)}
 
     def resource_class_from_type(resource_type):
         return handlers.get(resource_type) or orig_class_from_type(resource_type)
+
+    # moto executes a change set without rebuilding the stack's outputs or registering its
+    # exports: the CDK CLI deploys by change sets, so Fn::ImportValue in the next stack
+    # failed with "No export named ...".
+    from moto.cloudformation.models import CloudFormationBackend
+
+    orig_execute = CloudFormationBackend.execute_change_set
+
+    def execute_change_set(self, change_set_name, stack_name=None):
+        orig_execute(self, change_set_name, stack_name)
+        change_set = self.change_sets.get(change_set_name) or next(
+            (c for c in self.change_sets.values() if c.change_set_name == change_set_name), None)
+        stack = self.stacks.get(change_set.stack_id) if change_set is not None else None
+        if stack is None:
+            return
+        stack._parse_template()
+        stack.output_map = stack._create_output_map()
+        for name in [n for n, e in self.exports.items() if e.exporting_stack_id == stack.stack_id]:
+            del self.exports[name]
+        for export in stack.exports:
+            self.exports[export.name] = export
+
+    patch(CloudFormationBackend, "execute_change_set", execute_change_set)
+
+    # ... and builds a change set's stack without the region's exports (cross_stack_resources),
+    # so its Fn::ImportValue fails even when the export exists. Default them to the region's.
+    from moto.cloudformation.models import Stack, cloudformation_backends
+
+    orig_create_resource_map = Stack._create_resource_map
+
+    def create_resource_map(self):
+        if not self.cross_stack_resources:
+            self.cross_stack_resources = cloudformation_backends[self.account_id][self.region_name].exports
+        return orig_create_resource_map(self)
+
+    patch(Stack, "_create_resource_map", create_resource_map)
 
     # moto's AWS::KMS::Key passes CloudFormation's Tags ({Key, Value}) to a tagger that
     # wants {TagKey, TagValue}: KeyError, and the change set stops half applied.
@@ -989,3 +1042,189 @@ class _CfnModelPackage(_CfnResource):
         for name, arn in list(backend.model_package_name_mapping.items()):
             if arn == resource_name:
                 del backend.model_package_name_mapping[name]
+
+
+class _CfnBucketPolicy(_CfnResource):
+    """AWS::S3::BucketPolicy: PutBucketPolicy (moto's CloudFormation skips the type), minus
+    statements on aws:SecureTransport: the emulator speaks plain HTTP on loopback, and
+    moto enforces bucket policies, so the CDK bootstrap bucket's deny-non-TLS statement
+    would refuse every asset upload."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::S3::BucketPolicy"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        import json
+
+        from moto.s3.models import s3_backends
+
+        p = cloudformation_json["Properties"]
+        document = dict(p["PolicyDocument"])
+        document["Statement"] = [st for st in document.get("Statement", [])
+                                 if "aws:SecureTransport" not in json.dumps(st.get("Condition", {}))]
+        s3_backends[account_id]["aws"].put_bucket_policy(p["Bucket"], json.dumps(document).encode())
+        return cls(p["Bucket"], {})
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                        account_id, region_name):
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        from moto.s3.models import s3_backends
+
+        try:
+            s3_backends[account_id]["aws"].delete_bucket_policy(resource_name)
+        except Exception:  # noqa: BLE001 - the bucket may be gone already
+            pass
+
+
+def _autoscaling(account_id: str, region_name: str):
+    from moto.applicationautoscaling.models import applicationautoscaling_backends
+
+    return applicationautoscaling_backends[account_id][region_name]
+
+
+class _CfnScalableTarget(_CfnResource):
+    """AWS::ApplicationAutoScaling::ScalableTarget with its ScheduledActions (moto's
+    CloudFormation skips the type). Physical id as in AWS: resource|dimension|namespace.
+    Registered only: nothing scales (no metrics, no schedules run)."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ApplicationAutoScaling::ScalableTarget"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        p = cloudformation_json["Properties"]
+        backend = _autoscaling(account_id, region_name)
+        backend.register_scalable_target(p["ServiceNamespace"], p["ResourceId"], p["ScalableDimension"],
+                                         p.get("MinCapacity"), p.get("MaxCapacity"), p.get("RoleARN"),
+                                         p.get("SuspendedState"))
+        for action in p.get("ScheduledActions", []):
+            backend.put_scheduled_action(
+                service_namespace=p["ServiceNamespace"], schedule=action["Schedule"], timezone=action.get("Timezone"),
+                scheduled_action_name=action["ScheduledActionName"], resource_id=p["ResourceId"],
+                scalable_dimension=p["ScalableDimension"], start_time=action.get("StartTime"),
+                end_time=action.get("EndTime"), scalable_target_action=action.get("ScalableTargetAction"))
+        return cls(f"{p['ResourceId']}|{p['ScalableDimension']}|{p['ServiceNamespace']}", {})
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                        account_id, region_name):
+        new = cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+        if new.physical_resource_id != original_resource.physical_resource_id:
+            cls.delete_from_cloudformation_json(original_resource.physical_resource_id, cloudformation_json,
+                                                account_id, region_name)
+        return new
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        resource_id, dimension, namespace = resource_name.split("|")
+        backend = _autoscaling(account_id, region_name)
+        backend.scheduled_actions = [a for a in backend.scheduled_actions if a.resource_id != resource_id]
+        try:
+            backend.deregister_scalable_target(namespace, resource_id, dimension)
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+
+
+class _CfnScalingPolicy(_CfnResource):
+    """AWS::ApplicationAutoScaling::ScalingPolicy (moto's CloudFormation skips the type)."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ApplicationAutoScaling::ScalingPolicy"
+
+    @staticmethod
+    def _target(p: dict) -> tuple[str, str, str]:
+        if p.get("ScalingTargetId"):
+            resource_id, dimension, namespace = p["ScalingTargetId"].split("|")
+            return namespace, resource_id, dimension
+        return p["ServiceNamespace"], p["ResourceId"], p["ScalableDimension"]
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        p = cloudformation_json["Properties"]
+        namespace, resource_id, dimension = cls._target(p)
+        policy = _autoscaling(account_id, region_name).put_scaling_policy(
+            policy_name=p["PolicyName"], service_namespace=namespace, resource_id=resource_id,
+            scalable_dimension=dimension, policy_type=p.get("PolicyType"),
+            policy_body=p.get("StepScalingPolicyConfiguration") or p.get("TargetTrackingScalingPolicyConfiguration"))
+        return cls(f"{policy.policy_arn}", {"Arn": policy.policy_arn})
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                        account_id, region_name):
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        backend = _autoscaling(account_id, region_name)
+        for key, policy in list(backend.policies.items()):
+            if policy.policy_arn == resource_name:
+                try:
+                    backend.delete_scaling_policy(policy.policy_name, policy.service_namespace,
+                                                  policy.resource_id, policy.scalable_dimension)
+                except Exception:  # noqa: BLE001 - already gone
+                    pass
+
+
+class _CfnTopicPolicy(_CfnResource):
+    """AWS::SNS::TopicPolicy: sets each topic's Policy attribute (not enforced)."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SNS::TopicPolicy"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        import json
+
+        from moto.sns.models import sns_backends
+
+        p = cloudformation_json["Properties"]
+        for topic in p.get("Topics", []):
+            sns_backends[account_id][region_name].set_topic_attribute(topic, "Policy", json.dumps(p["PolicyDocument"]))
+        return cls(resource_name, {})
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                        account_id, region_name):
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        pass
+
+
+class _CfnSubscription(_CfnResource):
+    """AWS::SNS::Subscription: Subscribe (nothing is delivered to e-mail endpoints)."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SNS::Subscription"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        from moto.sns.models import sns_backends
+
+        p = cloudformation_json["Properties"]
+        subscription = sns_backends[account_id][region_name].subscribe(p["TopicArn"], p["Endpoint"], p["Protocol"])
+        return cls(subscription.arn, {})
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                        account_id, region_name):
+        cls.delete_from_cloudformation_json(original_resource.physical_resource_id, cloudformation_json,
+                                            account_id, region_name)
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        from moto.sns.models import sns_backends
+
+        sns_backends[account_id][region_name].unsubscribe(resource_name)

@@ -397,3 +397,94 @@ def test_cloudformation_update_becomes_an_update_endpoint(emu, sm, cw, alarm_fir
     cfn.delete_stack(StackName="llama-dev-intent-3b")
     assert sm.list_endpoints()["Endpoints"] == []
     assert cw.describe_alarms()["MetricAlarms"] == []
+
+
+# ----- the dev stacks as the CDK CLI deploys them: change sets, exports, another account
+def snapshot(stack: str) -> dict:
+    return json.loads((SNAPSHOTS / f"test_template_matches_reviewed_snapshot[{stack}].json").read_text())
+
+
+def deploy_by_change_set(cfn, stack: str, template: dict, kind: str) -> None:
+    name = f"cdk-deploy-{kind.lower()}"
+    cfn.create_change_set(StackName=stack, ChangeSetName=name, ChangeSetType=kind,
+                          TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_NAMED_IAM"])
+    cfn.execute_change_set(StackName=stack, ChangeSetName=name)
+
+
+def test_dev_stacks_deploy_by_change_set_into_the_dev_account():
+    with AwsEmulator(timings=TIMINGS, account_id="111111111111") as emulator:
+        cfn, sm, cw, sts, ssm = (emulator.client(s) for s in ("cloudformation", "sagemaker", "cloudwatch", "sts", "ssm"))
+        try:
+            assert sts.get_caller_identity()["Account"] == "111111111111"
+            ssm.put_parameter(Name="/cdk-bootstrap/hnb659fds/version", Value="30", Type="String")
+            deploy_by_change_set(cfn, "llama-dev-artifacts", snapshot("llama-dev-artifacts"), "CREATE")
+            exports = {e["Name"]: e["Value"] for e in cfn.list_exports()["Exports"]}
+            v1 = next(v for k, v in exports.items() if "323binstructv1" in k)
+            v2 = next(v for k, v in exports.items() if "323binstructv2" in k)
+            assert v1.endswith("model-package/dev-llama-3-2-3b-instruct/1")
+            assert sm.describe_model_package(ModelPackageName=v2)["ModelApprovalStatus"] == "Approved"
+
+            template = snapshot("llama-dev-intent-3b")
+            deploy_by_change_set(cfn, "llama-dev-intent-3b", template, "CREATE")
+            described = sm.describe_endpoint(EndpointName="dev-intent-3b")
+            assert described["EndpointStatus"] == "Creating"
+            digest_v1 = sm.describe_model_package(ModelPackageName=v1)["InferenceSpecification"]["Containers"][0]["ImageDigest"]
+            assert resolved(sm, "dev-intent-3b").endswith(digest_v1)
+            assert len(cw.describe_alarms(AlarmNamePrefix="dev-intent-3b-")["MetricAlarms"]) == 5
+            aas = emulator.client("application-autoscaling")
+            targets = aas.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+            assert [(t["ResourceId"], t["MaxCapacity"]) for t in targets] == [("endpoint/dev-intent-3b/variant/primary", 2)]
+            assert aas.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"][0]["PolicyType"] == \
+                "TargetTrackingScaling"
+            assert {a["ScheduledActionName"] for a in aas.describe_scheduled_actions(ServiceNamespace="sagemaker")[
+                "ScheduledActions"]} == {"evenings", "mornings"}
+            aas.close()
+            sns = emulator.client("sns")
+            assert [s["Endpoint"] for s in sns.list_subscriptions()["Subscriptions"]] == ["ml-platform-dev@example.com"]
+            sns.close()
+            emulator.advance(TIMINGS.create_s)
+
+            # a promotion as the stack sees it: the model imports the v2 package
+            promoted = json.loads(json.dumps(template).replace("323binstructv1Package6435B56BModelPackageArn0EC4145C",
+                                                               "323binstructv2PackageEF6D6AF5ModelPackageArn2961BB1D"))
+            deploy_by_change_set(cfn, "llama-dev-intent-3b", promoted, "UPDATE")
+            assert sm.describe_endpoint(EndpointName="dev-intent-3b")["EndpointStatus"] == "Updating"
+            emulator.advance(10_000)
+            digest_v2 = sm.describe_model_package(ModelPackageName=v2)["InferenceSpecification"]["Containers"][0]["ImageDigest"]
+            assert sm.describe_endpoint(EndpointName="dev-intent-3b")["EndpointStatus"] == "InService"
+            assert resolved(sm, "dev-intent-3b").endswith(digest_v2)
+            assert emulator.status_history("dev-intent-3b") == ["Creating", "InService", "Updating", "InService"]
+        finally:
+            for c in (cfn, sm, cw, sts, ssm):
+                c.close()
+    import os
+
+    assert "MOTO_ACCOUNT_ID" not in os.environ
+
+
+def test_instance_type_change_of_an_autoscaled_variant_is_refused(emu, sm):
+    in_service(emu, sm)
+    aas = emu.test_client("application-autoscaling")
+    aas.register_scalable_target(ServiceNamespace="sagemaker", ResourceId="endpoint/ep/variant/primary",
+                                 ScalableDimension="sagemaker:variant:DesiredInstanceCount", MinCapacity=1, MaxCapacity=2)
+    sm.create_model(ModelName="model-big", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": IMAGE})
+    sm.create_endpoint_config(EndpointConfigName="config-big", ProductionVariants=[
+        {"VariantName": "primary", "ModelName": "model-big", "InstanceType": "ml.g5.2xlarge", "InitialInstanceCount": 1}])
+    with pytest.raises(ClientError, match="deregistered as scalable targets"):
+        sm.update_endpoint(EndpointName="ep", EndpointConfigName="config-big")
+    aas.deregister_scalable_target(ServiceNamespace="sagemaker", ResourceId="endpoint/ep/variant/primary",
+                                   ScalableDimension="sagemaker:variant:DesiredInstanceCount")
+    sm.update_endpoint(EndpointName="ep", EndpointConfigName="config-big")
+    assert sm.describe_endpoint(EndpointName="ep")["EndpointStatus"] == "Updating"
+
+
+def test_template_url_on_the_emulator_itself(emu):
+    """What the CDK CLI sends with AWS_ENDPOINT_URL set: http://127.0.0.1:PORT/bucket/key."""
+    s3, cfn = emu.test_client("s3"), emu.test_client("cloudformation")
+    s3.create_bucket(Bucket="cdk-hnb659fds-assets-123456789012-us-east-1")
+    body = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "t"}}}}
+    s3.put_object(Bucket="cdk-hnb659fds-assets-123456789012-us-east-1", Key="abc.json", Body=json.dumps(body).encode())
+    url = f"{emu.url}/cdk-hnb659fds-assets-123456789012-us-east-1/abc.json"
+    cfn.create_change_set(StackName="s", ChangeSetName="c", ChangeSetType="CREATE", TemplateURL=url)
+    cfn.execute_change_set(StackName="s", ChangeSetName="c")
+    assert cfn.describe_stacks(StackName="s")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
