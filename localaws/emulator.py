@@ -20,7 +20,16 @@ this process to model what deploy, promote and rollback rely on:
 - CloudFormation: AWS::SageMaker::Endpoint honours `EndpointName`, and an update becomes
   an UpdateEndpoint with the template's DeploymentConfig (moto deletes and recreates);
   SageMaker resources are updated in dependency order (Model, EndpointConfig, Endpoint);
-  AWS::CloudWatch::Alarm resources are created as real (moto) CloudWatch alarms;
+  handlers for the types of our stacks that moto's CloudFormation skips or breaks:
+  CloudWatch alarms, SageMaker model package groups and packages, S3 bucket policies,
+  Application Auto Scaling targets (with scheduled actions) and policies, SNS topic
+  policies and subscriptions, KMS keys with tags;
+- the CDK CLI path (`cdk bootstrap`, `cdk deploy` by change sets): TemplateURL on
+  127.0.0.1, exports registered by change sets, change sets scoped to their stack,
+  UsePreviousValue of an SSM-typed parameter, and `account_id=` (moto's MOTO_ACCOUNT_ID)
+  so stacks pinned to another account (dev: 111111111111) deploy unchanged;
+- SageMaker refuses an instance-type change of a variant registered with Application
+  Auto Scaling, as AWS does;
 - a control API for tests: `advance()` the clock, `set_alarm_state()`, faults
   (`throttle()`: a fraction of SageMaker calls answer ThrottlingException;
   `stick_updates()`: Updating never finishes; `fail_next()`: the next create or update
@@ -42,6 +51,7 @@ and resets its state. Use it as a context manager so a test never leaves it runn
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import logging
@@ -50,8 +60,8 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, Self
 from urllib.parse import unquote, urlparse
 
 import botocore.session
@@ -86,7 +96,7 @@ class SimClock:
         self.speed = speed
         self._offset = 0.0
         self._t0 = time.monotonic()
-        self._base = datetime.now(timezone.utc)
+        self._base = datetime.now(UTC)
         self._lock = threading.Lock()
 
     def now(self) -> float:
@@ -197,7 +207,7 @@ class AwsEmulator:
         self._werkzeug_level: int | None = None
 
     # ----- lifecycle
-    def start(self) -> AwsEmulator:
+    def start(self) -> Self:
         global _ACTIVE
         from moto.server import ThreadedMotoServer
 
@@ -248,7 +258,7 @@ class AwsEmulator:
             if _ACTIVE is self:
                 _ACTIVE = None
 
-    def __enter__(self) -> AwsEmulator:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -492,12 +502,11 @@ class AwsEmulator:
             specified, digest = container.get("Image"), None
             package_name = container.get("ModelPackageName")
             if package_name:
-                try:
-                    package = backend.describe_model_package(package_name)
-                    spec = (package.inference_specification or {}).get("Containers", [{}])[0]
-                    specified, digest = spec.get("Image"), spec.get("ImageDigest")
-                except Exception:  # noqa: BLE001 - a missing package leaves no image, as a failed pull would
+                package = backend.model_packages.get(backend.model_package_name_mapping.get(package_name, package_name))
+                if package is None:  # a missing package leaves no image, as a failed pull would
                     continue
+                spec = (package.inference_specification or {}).get("Containers", [{}])[0]
+                specified, digest = spec.get("Image"), spec.get("ImageDigest")
             if not specified:
                 continue
             images.append({"SpecifiedImage": specified, "ResolvedImage": _resolve(specified, digest),
@@ -573,7 +582,7 @@ def _emulator_for(account_id: str, region: str) -> AwsEmulator | None:
     return emu
 
 
-def _install(emu: AwsEmulator) -> None:  # noqa: C901 - one place for every patch
+def _install(emu: AwsEmulator) -> None:
     from moto.cloudformation import parsing
     from moto.cloudwatch.models import CloudWatchBackend
     from moto.core.exceptions import JsonRESTError
@@ -761,6 +770,8 @@ def _install(emu: AwsEmulator) -> None:  # noqa: C901 - one place for every patc
     def resource_class_from_type(resource_type):
         return handlers.get(resource_type) or orig_class_from_type(resource_type)
 
+    from moto.cloudformation import responses as cfn_responses
+
     # moto executes a change set without rebuilding the stack's outputs or registering its
     # exports: the CDK CLI deploys by change sets, so Fn::ImportValue in the next stack
     # failed with "No export named ...".
@@ -784,6 +795,45 @@ def _install(emu: AwsEmulator) -> None:  # noqa: C901 - one place for every patc
 
     patch(CloudFormationBackend, "execute_change_set", execute_change_set)
 
+    # ... and looks change sets up by name across all stacks: the CDK CLI names every
+    # stack's change set "cdk-deploy-change-set", deletes the old one and waits until it
+    # is gone; moto deleted another stack's and the wait never ended. Scope by StackName,
+    # and answer ChangeSetNotFoundException as AWS does.
+    from moto.cloudformation import exceptions as cfn_exceptions
+    from moto.core.responses import ActionResult, EmptyResult
+
+    class ChangeSetNotFound(cfn_exceptions.CloudFormationError):
+        code = "ChangeSetNotFoundException"
+
+    def scoped_change_set(response) -> str:
+        name, stack = response._get_param("ChangeSetName"), response._get_param("StackName")
+        backend = response.cloudformation_backend
+        if name in backend.change_sets:
+            return name
+        for arn, change_set in backend.change_sets.items():
+            if change_set.change_set_name == name and (not stack or stack in (change_set.stack_name, change_set.stack_id)):
+                return arn
+        raise ChangeSetNotFound(f"ChangeSet [{name}] does not exist")
+
+    def r_delete_change_set(self):
+        # AWS's DeleteChangeSet has no not-found error, and the CLI relies on that when it
+        # clears "cdk-deploy-change-set" of a dependency stack that has none.
+        with contextlib.suppress(ChangeSetNotFound):
+            self.cloudformation_backend.delete_change_set(change_set_name=scoped_change_set(self))
+        return EmptyResult()
+
+    def r_describe_change_set(self):
+        return ActionResult(self.cloudformation_backend.describe_change_set(change_set_name=scoped_change_set(self)))
+
+    def r_execute_change_set(self):
+        self.cloudformation_backend.execute_change_set(stack_name=self._get_param("StackName"),
+                                                       change_set_name=scoped_change_set(self))
+        return EmptyResult()
+
+    for name, method in (("delete_change_set", r_delete_change_set), ("describe_change_set", r_describe_change_set),
+                         ("execute_change_set", r_execute_change_set)):
+        patch(cfn_responses.CloudFormationResponse, name, method)
+
     # ... and builds a change set's stack without the region's exports (cross_stack_resources),
     # so its Fn::ImportValue fails even when the export exists. Default them to the region's.
     from moto.cloudformation.models import Stack, cloudformation_backends
@@ -796,6 +846,20 @@ def _install(emu: AwsEmulator) -> None:  # noqa: C901 - one place for every patc
         return orig_create_resource_map(self)
 
     patch(Stack, "_create_resource_map", create_resource_map)
+
+    # An update with UsePreviousValue for an SSM-typed parameter (the CDK's BootstrapVersion)
+    # hands moto the previous *resolved* value, which it looks up as a parameter path:
+    # AttributeError, HTTP 500. A value that names no parameter is taken as resolved.
+    orig_parse_ssm = parsing.ResourceMap.parse_ssm_parameter
+
+    def parse_ssm_parameter(self, value, value_type):
+        from moto.ssm.models import ssm_backends
+
+        if ssm_backends[self._account_id][self._region_name].get_parameter(value) is None:
+            return value
+        return orig_parse_ssm(self, value, value_type)
+
+    patch(parsing.ResourceMap, "parse_ssm_parameter", parse_ssm_parameter)
 
     # moto's AWS::KMS::Key passes CloudFormation's Tags ({Key, Value}) to a tagger that
     # wants {TagKey, TagValue}: KeyError, and the change set stops half applied.
@@ -876,7 +940,12 @@ class _CfnAlarm:
         name = p.get("AlarmName") or resource_name
         queries = None
         if p.get("Metrics"):
-            from moto.cloudwatch.models import Dimension, Metric, MetricDataQuery, MetricStat
+            from moto.cloudwatch.models import (
+                Dimension,
+                Metric,
+                MetricDataQuery,
+                MetricStat,
+            )
 
             queries = []
             for m in p["Metrics"]:
@@ -922,7 +991,7 @@ class _CfnAlarm:
 class _CfnResource:
     """What moto's CloudFormation asks of a resource (duck-typed CloudFormationModel)."""
 
-    cfn_attrs: dict[str, str] = {}
+    cfn_attrs: ClassVar[dict[str, str]] = {}
 
     def __init__(self, physical_id: str, attrs: dict[str, str]) -> None:
         self._physical_id, self._attrs = physical_id, attrs
@@ -949,7 +1018,7 @@ class _CfnResource:
 class _CfnModelPackageGroup(_CfnResource):
     """AWS::SageMaker::ModelPackageGroup (moto has the API, not the CloudFormation type)."""
 
-    cfn_attrs = {"ModelPackageGroupArn": ""}
+    cfn_attrs: ClassVar[dict[str, str]] = {"ModelPackageGroupArn": ""}
 
     @staticmethod
     def cloudformation_type() -> str:
@@ -986,7 +1055,7 @@ class _CfnModelPackage(_CfnResource):
     order, so versions number as in AWS when packages are added one stack update at a
     time); an update changes approval status, description and metadata in place."""
 
-    cfn_attrs = {"ModelPackageArn": "", "ModelPackageStatus": ""}
+    cfn_attrs: ClassVar[dict[str, str]] = {"ModelPackageArn": "", "ModelPackageStatus": ""}
 
     @staticmethod
     def cloudformation_type() -> str:
@@ -1076,10 +1145,8 @@ class _CfnBucketPolicy(_CfnResource):
     def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
         from moto.s3.models import s3_backends
 
-        try:
+        with contextlib.suppress(Exception):  # the bucket may be gone already
             s3_backends[account_id]["aws"].delete_bucket_policy(resource_name)
-        except Exception:  # noqa: BLE001 - the bucket may be gone already
-            pass
 
 
 def _autoscaling(account_id: str, region_name: str):
@@ -1126,10 +1193,8 @@ class _CfnScalableTarget(_CfnResource):
         resource_id, dimension, namespace = resource_name.split("|")
         backend = _autoscaling(account_id, region_name)
         backend.scheduled_actions = [a for a in backend.scheduled_actions if a.resource_id != resource_id]
-        try:
+        with contextlib.suppress(Exception):  # already gone
             backend.deregister_scalable_target(namespace, resource_id, dimension)
-        except Exception:  # noqa: BLE001 - already gone
-            pass
 
 
 class _CfnScalingPolicy(_CfnResource):
@@ -1166,11 +1231,9 @@ class _CfnScalingPolicy(_CfnResource):
         backend = _autoscaling(account_id, region_name)
         for key, policy in list(backend.policies.items()):
             if policy.policy_arn == resource_name:
-                try:
+                with contextlib.suppress(Exception):  # already gone
                     backend.delete_scaling_policy(policy.policy_name, policy.service_namespace,
                                                   policy.resource_id, policy.scalable_dimension)
-                except Exception:  # noqa: BLE001 - already gone
-                    pass
 
 
 class _CfnTopicPolicy(_CfnResource):

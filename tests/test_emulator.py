@@ -405,9 +405,19 @@ def snapshot(stack: str) -> dict:
 
 
 def deploy_by_change_set(cfn, stack: str, template: dict, kind: str) -> None:
-    name = f"cdk-deploy-{kind.lower()}"
-    cfn.create_change_set(StackName=stack, ChangeSetName=name, ChangeSetType=kind,
+    """As the CDK CLI does: one change set name for every stack, the old one deleted (and
+    waited for) first, BootstrapVersion kept with UsePreviousValue on updates."""
+    name = "cdk-deploy-change-set"
+    if kind == "UPDATE":
+        cfn.delete_change_set(StackName=stack, ChangeSetName=name)
+        with pytest.raises(ClientError) as gone:
+            cfn.describe_change_set(StackName=stack, ChangeSetName=name)
+        assert gone.value.response["Error"]["Code"] == "ChangeSetNotFound"  # as AWS answers it
+        cfn.delete_change_set(StackName=stack, ChangeSetName=name)  # deleting again is no error
+    parameters = [{"ParameterKey": "BootstrapVersion", "UsePreviousValue": True}] if kind == "UPDATE" else []
+    cfn.create_change_set(StackName=stack, ChangeSetName=name, ChangeSetType=kind, Parameters=parameters,
                           TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_NAMED_IAM"])
+    assert cfn.describe_change_set(StackName=stack, ChangeSetName=name)["StackName"] == stack
     cfn.execute_change_set(StackName=stack, ChangeSetName=name)
 
 
