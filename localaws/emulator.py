@@ -1014,6 +1014,17 @@ class _CfnResource:
     def cloudformation_name_type() -> str:
         return ""
 
+    # Defaults for "put"-style resources: an update writes the new properties again,
+    # a delete has nothing to undo. Resources with real state override both.
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                        account_id, region_name):
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        pass
+
 
 class _CfnModelPackageGroup(_CfnResource):
     """AWS::SageMaker::ModelPackageGroup (moto has the API, not the CloudFormation type)."""
@@ -1137,11 +1148,6 @@ class _CfnBucketPolicy(_CfnResource):
         return cls(p["Bucket"], {})
 
     @classmethod
-    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
-                                        account_id, region_name):
-        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
-
-    @classmethod
     def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
         from moto.s3.models import s3_backends
 
@@ -1222,11 +1228,6 @@ class _CfnScalingPolicy(_CfnResource):
         return cls(f"{policy.policy_arn}", {"Arn": policy.policy_arn})
 
     @classmethod
-    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
-                                        account_id, region_name):
-        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
-
-    @classmethod
     def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
         backend = _autoscaling(account_id, region_name)
         for key, policy in list(backend.policies.items()):
@@ -1254,14 +1255,6 @@ class _CfnTopicPolicy(_CfnResource):
             sns_backends[account_id][region_name].set_topic_attribute(topic, "Policy", json.dumps(p["PolicyDocument"]))
         return cls(resource_name, {})
 
-    @classmethod
-    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
-                                        account_id, region_name):
-        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
-
-    @classmethod
-    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
-        pass
 
 
 class _CfnSubscription(_CfnResource):
