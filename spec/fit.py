@@ -27,10 +27,6 @@ class Fit:
     def fits(self) -> bool:
         return self.kv_available_gib >= self.kv_needed_gib
 
-    @property
-    def max_sequences_ratio(self) -> float:
-        return self.kv_available_gib / self.kv_needed_gib if self.kv_needed_gib else float("inf")
-
 
 def gpu_fit(pin: Pin, instance: GpuInstance) -> Fit:
     tp = pin.serving.tensor_parallel_degree

@@ -71,10 +71,6 @@ class Weights(Strict):
     def weight_bytes(self) -> int:
         return sum(f.size for f in self.files if f.path.endswith(".safetensors"))
 
-    @property
-    def total_bytes(self) -> int:
-        return sum(f.size for f in self.files)
-
 
 class Container(Strict):
     framework: Framework

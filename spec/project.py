@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from spec.catalog import INSTANCES, SUPPORTED_FAMILY
+from spec.catalog import INSTANCES, SUPPORTED_FAMILY, GpuInstance
 from spec.environment import Endpoint, Environment
 from spec.errors import Invalid, SpecError, SpecErrors
 from spec.fit import gpu_fit
@@ -122,9 +122,9 @@ def _check_environment(loaded: Loaded[Environment], env_names: set[str], pins: d
     if env.promote_after is not None and env.promote_after not in env_names - {env.name}:
         errors.append(loaded.error(("promote_after",), f"no other environment named '{env.promote_after}'",
                                    f"use one of: {', '.join(sorted(env_names - {env.name}))}"))
-    for field, bucket in (("weights_bucket", env.weights_bucket_name), ("name", env.capture_bucket_name)):
+    for key, bucket in (("weights_bucket", env.weights_bucket_name), ("name", env.capture_bucket_name)):
         if len(bucket) > MAX_BUCKET_NAME:
-            errors.append(loaded.error((field,), f"bucket name '{bucket}' is longer than S3's {MAX_BUCKET_NAME}",
+            errors.append(loaded.error((key,), f"bucket name '{bucket}' is longer than S3's {MAX_BUCKET_NAME}",
                                        "set weights_bucket explicitly, or shorten the environment name"))
     for name, endpoint in env.endpoints.items():
         at = ("endpoints", name)
@@ -148,18 +148,45 @@ def _check_environment(loaded: Loaded[Environment], env_names: set[str], pins: d
     return errors
 
 
-def _check_instance(loaded: Loaded[Environment], at: tuple, endpoint: Endpoint) -> list[SpecError]:
-    where = at + ("instance_type",)
-    instance = INSTANCES.get(endpoint.instance_type)
-    offered = sagemaker_instance_types()
-    if instance is None or endpoint.instance_type not in offered:
+def _instance_problem(instance_type: str, allow_non_g5: bool) -> tuple[str, str] | None:
+    """(problem, fix) when an instance type is unknown to SageMaker or this project, or not opted in."""
+    instance = INSTANCES.get(instance_type)
+    if instance is None or instance_type not in sagemaker_instance_types():
         g5 = ", ".join(i for i in sorted(INSTANCES) if i.startswith(f"ml.{SUPPORTED_FAMILY}."))
-        return [loaded.error(where, f"'{endpoint.instance_type}' is not a GPU instance type this project supports",
-                             f"use an ml.g5 type: {g5}")]
-    if instance.family != SUPPORTED_FAMILY and not endpoint.allow_non_g5_instance:
-        return [loaded.error(where, f"'{endpoint.instance_type}' is not ml.g5",
-                             "use ml.g5, or set allow_non_g5_instance: true on this endpoint to opt in")]
-    return []
+        return f"'{instance_type}' is not a GPU instance type this project supports", f"use an ml.g5 type: {g5}"
+    if instance.family != SUPPORTED_FAMILY and not allow_non_g5:
+        return (f"'{instance_type}' is not ml.g5",
+                "use ml.g5, or set allow_non_g5_instance: true on this endpoint to opt in")
+    return None
+
+
+def _image_problem(pin: Pin, region: str) -> tuple[str, str] | None:
+    if region in pin.container.images:
+        return None
+    return (f"{pin.model}/{pin.version} has no image pinned for {region}",
+            f"python -m scripts pin-image --model {pin.model} --version {pin.version} --regions {region}")
+
+
+def _placement_problem(pin: Pin, instance: GpuInstance, label: str) -> tuple[str, str] | None:
+    """(problem, fix) when tensor parallelism does not match the GPUs or the model does not fit them."""
+    tp = pin.serving.tensor_parallel_degree
+    if tp != instance.gpus:
+        return (f"{label} uses tensor_parallel_degree {tp} but {instance.name} has {instance.gpus} GPU(s)",
+                f"choose an instance with {tp} GPU(s) or pin a version with tensor_parallel_degree {instance.gpus}")
+    fit = gpu_fit(pin, instance)
+    if not fit.fits:
+        return (f"{label} does not fit {instance.name}: per GPU {fit.usable_gib:.1f} GiB usable, "
+                f"weights {fit.weights_gib:.1f} GiB, KV cache for {pin.resources.min_concurrent_sequences} "
+                f"sequence(s) of {pin.serving.max_model_len} tokens needs {fit.kv_needed_gib:.1f} GiB "
+                f"but only {max(fit.kv_available_gib, 0):.1f} GiB is left",
+                "choose an instance with more GPU memory, or pin lower serving.max_model_len / "
+                "resources.min_concurrent_sequences")
+    return None
+
+
+def _check_instance(loaded: Loaded[Environment], at: tuple, endpoint: Endpoint) -> list[SpecError]:
+    problem = _instance_problem(endpoint.instance_type, endpoint.allow_non_g5_instance)
+    return [loaded.error(at + ("instance_type",), *problem)] if problem else []
 
 
 def _check_shadow(loaded: Loaded[Environment], at: tuple, endpoint: Endpoint, pins: dict,
@@ -175,35 +202,20 @@ def _check_shadow(loaded: Loaded[Environment], at: tuple, endpoint: Endpoint, pi
         return [loaded.error(where, f"no pin {PINS_DIR}/{endpoint.model}/{endpoint.shadow_version}.yaml",
                              f"use a pinned version of {endpoint.model} ({', '.join(known) or 'none yet'})")]
     pin = pin_loaded.value
-    label = f"{pin.model}/{pin.version}"
-    env = loaded.value
-    if env.region not in pin.container.images:
-        return [loaded.error(where, f"{label} has no image pinned for {env.region}",
-                             f"python -m scripts pin-image --model {pin.model} --version {pin.version} "
-                             f"--regions {env.region}")]
+    image = _image_problem(pin, loaded.value.region)
+    if image:
+        return [loaded.error(where, *image)]
     instance_type = endpoint.shadow_instance_type or endpoint.instance_type
-    instance = INSTANCES.get(instance_type)
     if endpoint.shadow_instance_type is not None:
         where = at + ("shadow_instance_type",)
-        if instance is None or instance_type not in sagemaker_instance_types():
-            return [loaded.error(where, f"'{instance_type}' is not a GPU instance type this project supports",
-                                 "use an ml.g5 type, or remove shadow_instance_type to use instance_type")]
-        if instance.family != SUPPORTED_FAMILY and not endpoint.allow_non_g5_instance:
-            return [loaded.error(where, f"'{instance_type}' is not ml.g5",
-                                 "use ml.g5, or set allow_non_g5_instance: true on this endpoint to opt in")]
+        problem = _instance_problem(instance_type, endpoint.allow_non_g5_instance)
+        if problem:
+            return [loaded.error(where, *problem)]
+    instance = INSTANCES.get(instance_type)
     if instance is None:
         return []  # the endpoint's own instance_type error is reported already
-    tp = pin.serving.tensor_parallel_degree
-    if tp != instance.gpus:
-        return [loaded.error(where, f"shadow {label} uses tensor_parallel_degree {tp} but {instance.name} has "
-                                    f"{instance.gpus} GPU(s)",
-                             "set shadow_instance_type to an instance with as many GPUs")]
-    fit = gpu_fit(pin, instance)
-    if not fit.fits:
-        return [loaded.error(where, f"shadow {label} does not fit {instance.name} (KV cache needs "
-                                    f"{fit.kv_needed_gib:.1f} GiB per GPU, {max(fit.kv_available_gib, 0):.1f} GiB left)",
-                             "set shadow_instance_type to a larger instance")]
-    return []
+    placement = _placement_problem(pin, instance, f"shadow {pin.model}/{pin.version}")
+    return [loaded.error(where, *placement)] if placement else []
 
 
 def _check_pin_on_endpoint(loaded: Loaded[Environment], at: tuple, endpoint: Endpoint, pin: Pin) -> list[SpecError]:
@@ -218,20 +230,9 @@ def _check_pin_on_endpoint(loaded: Loaded[Environment], at: tuple, endpoint: End
                                    f"{label} is {pin.approval.status.value}, and {env.name} serves approved versions only",
                                    f"approve it first (python -m scripts approve --model {pin.model} "
                                    f"--version {pin.version} --report ...) or pick an approved version"))
-    if env.region not in pin.container.images:
-        errors.append(loaded.error(at + ("version",), f"{label} has no image pinned for {env.region}",
-                                   f"python -m scripts pin-image --model {pin.model} --version {pin.version} "
-                                   f"--regions {env.region}"))
-    instance = INSTANCES.get(endpoint.instance_type)
-    if instance is None:
-        return errors  # reported by _check_instance
-    tp = pin.serving.tensor_parallel_degree
-    if tp != instance.gpus:
-        errors.append(loaded.error(at + ("instance_type",),
-                                   f"{label} uses tensor_parallel_degree {tp} but {instance.name} has {instance.gpus} GPU(s)",
-                                   f"choose an instance with {tp} GPU(s) or pin a version with "
-                                   f"tensor_parallel_degree {instance.gpus}"))
-        return errors
+    image = _image_problem(pin, env.region)
+    if image:
+        errors.append(loaded.error(at + ("version",), *image))
     reserved = pin.serving.gpu_memory_utilization * 100
     if endpoint.alarms.gpu_memory_percent <= reserved:
         # vLLM/TGI reserve this share of GPU memory at start-up: the alarm would never clear.
@@ -240,16 +241,10 @@ def _check_pin_on_endpoint(loaded: Loaded[Environment], at: tuple, endpoint: End
             f"{endpoint.alarms.gpu_memory_percent:g}% is at or below the {reserved:g}% of GPU memory that "
             f"{label} reserves at start-up (serving.gpu_memory_utilization), so the alarm would always fire",
             f"set alarms.gpu_memory_percent above {reserved:g}, e.g. {min(99, reserved + 5):g}"))
-    fit = gpu_fit(pin, instance)
-    if not fit.fits:
-        errors.append(loaded.error(
-            at + ("instance_type",),
-            f"{label} does not fit {instance.name}: per GPU {fit.usable_gib:.1f} GiB usable, "
-            f"weights {fit.weights_gib:.1f} GiB, KV cache for {pin.resources.min_concurrent_sequences} "
-            f"sequence(s) of {pin.serving.max_model_len} tokens needs {fit.kv_needed_gib:.1f} GiB "
-            f"but only {max(fit.kv_available_gib, 0):.1f} GiB is left",
-            "choose an instance with more GPU memory, or pin lower serving.max_model_len / "
-            "resources.min_concurrent_sequences"))
+    instance = INSTANCES.get(endpoint.instance_type)
+    placement = _placement_problem(pin, instance, label) if instance else None  # unknown: _check_instance
+    if placement:
+        errors.append(loaded.error(at + ("instance_type",), *placement))
     return errors
 
 

@@ -15,6 +15,7 @@ from aws_cdk import RemovalPolicy, Tags, aws_sagemaker as sagemaker
 from constructs import Construct
 
 from spec.pin import Pin
+from stacks.constructs.model_package_group import ModelPackageGroup
 
 CONTENT_TYPES = ["application/json"]
 
@@ -22,16 +23,11 @@ CONTENT_TYPES = ["application/json"]
 @dataclass(frozen=True)
 class PinnedModelPackageProps:
     pin: Pin
-    group: "ModelPackageGroupLike"
+    group: ModelPackageGroup
     region: str
     weights_bucket_name: str
     environment: dict[str, str]
     instance_types: list[str]
-
-
-class ModelPackageGroupLike:  # structural: anything with `.name` and `.cfn_group`
-    name: str
-    cfn_group: sagemaker.CfnModelPackageGroup
 
 
 class PinnedModelPackage(Construct):
