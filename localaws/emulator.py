@@ -61,6 +61,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
 from typing import Any, ClassVar, Self
 from urllib.parse import unquote, urlparse
 
@@ -202,6 +203,11 @@ class AwsEmulator:
         self.throttled = 0  # calls answered ThrottlingException
         self._stuck: set[str] | None = set()  # endpoint names; None = all
         self._fail_next: dict[str, str] = {}
+        self._failing_stacks: dict[str, str] = {}  # stack name -> reason of its next update's failure
+        self._stage_hooks: list[tuple[str, str, Callable[[AwsEmulator], None]]] = []
+        # InvokeEndpoint: (endpoint name, live model version or None, request JSON) -> response JSON
+        self.responder: Callable[[str, str | None, dict], dict] = echo_responder
+        self.invocations: list[tuple[str, str | None, dict]] = []
         self._server = None
         self._patches: list[tuple[Any, str, Any, bool]] = []
         self._werkzeug_level: int | None = None
@@ -324,6 +330,20 @@ class AwsEmulator:
         with self._lock:
             self._fail_next[endpoint_name] = reason
 
+    def fail_stack_update(self, stack_name: str,
+                          reason: str = "Injected fault: Resource handler returned message: \"Internal failure\"") -> None:
+        """The next change set executed on that stack fails: nothing is applied, the stack
+        ends UPDATE_ROLLBACK_COMPLETE with this reason, as after a CloudFormation rollback."""
+        with self._lock:
+            self._failing_stacks[stack_name] = reason
+
+    def on_stage(self, endpoint_name: str, stage_status: str, action: Callable[[AwsEmulator], None]) -> None:
+        """Run `action(emulator)` once, the first time an update of that endpoint is seen in a
+        blue/green stage with that VariantStatus ("Creating", "ActivatingTraffic", "Baking"):
+        e.g. set a rollback alarm to ALARM while the canary bakes."""
+        with self._lock:
+            self._stage_hooks.append((endpoint_name, stage_status, action))
+
     def status_history(self, endpoint_name: str) -> list[str]:
         with self._lock:
             return list(self._sims[endpoint_name].history)
@@ -355,6 +375,7 @@ class AwsEmulator:
                 self._set_status(sim, "InService")
         elif sim.status == "Updating" and sim.pending is not None:
             dep = sim.pending
+            self._run_stage_hooks(sim, dep, now)
             firing = [a for a in dep.rollback_alarms if _alarm_state(self, a) == "ALARM"]
             if firing:
                 sim.failure_reason = (f"Deployment rolled back: rollback alarm(s) {', '.join(firing)} "
@@ -375,6 +396,37 @@ class AwsEmulator:
         elif sim.status == "RollingBack" and now >= sim.ready_at:
             sim.pending = None
             self._set_status(sim, "InService")
+
+    def _run_stage_hooks(self, sim: _EndpointSim, dep: _Deployment, now: float) -> None:
+        stage = next((st for st in dep.stages if st.start <= now < st.end), None)
+        if stage is None:
+            return
+        for hook in [h for h in self._stage_hooks if h[0] == sim.name and h[1] == stage.status]:
+            self._stage_hooks.remove(hook)
+            hook[2](self)
+
+    def live_version(self, endpoint_name: str) -> str | None:
+        """The `pin-version` of the model package the live (blue) fleet serves."""
+        with self._lock:
+            sim = self._sims.get(endpoint_name)
+            if sim is None or not sim.variants:
+                return None
+            backend = _backend(self)
+            model = backend._models.get(sim.variants[0].get("ModelName"))
+            name = (model.primary_container or {}).get("ModelPackageName") if model else None
+            package = backend.model_packages.get(backend.model_package_name_mapping.get(name, name)) if name else None
+            return ((package.customer_metadata_properties or {}).get("pin-version")) if package else None
+
+    def _invoke(self, endpoint_name: str, payload: dict) -> dict:
+        with self._lock:
+            self.tick()
+            sim = self._sims.get(endpoint_name)
+            if sim is None or sim.status not in ("InService", "Updating", "RollingBack"):
+                raise _validation(f"Endpoint {endpoint_name} of account {self.account_id} not found."
+                                  if sim is None else f"Endpoint {endpoint_name} is {sim.status}, not InService.")
+            version = self.live_version(endpoint_name)
+            self.invocations.append((endpoint_name, version, payload))
+        return self.responder(endpoint_name, version, payload)
 
     def _on_create(self, name: str, config_name: str, variants: list[dict], deployment_config: dict | None) -> None:
         with self._lock:
@@ -520,6 +572,11 @@ class AwsEmulator:
             hit = self._random.random() < self._throttle_rate
             self.throttled += hit
         return hit
+
+
+def echo_responder(endpoint_name: str, version: str | None, payload: dict) -> dict:
+    """LMI-style answer that echoes the end of the prompt (tests replace `emu.responder`)."""
+    return {"generated_text": str(payload.get("inputs", ""))[-64:]}
 
 
 def _resolve(image: str, digest: str | None) -> str:
@@ -682,6 +739,27 @@ def _install(emu: AwsEmulator) -> None:
     patch(response_cls, "create_endpoint", r_create_endpoint)
     patch(response_cls, "update_endpoint", r_update_endpoint)
 
+    # InvokeEndpoint: moto answers canned data for any name; the emulator answers for its
+    # endpoints while they serve, through `emu.responder`, and knows which version answers.
+    from moto.sagemakerruntime import responses as runtime_responses
+
+    orig_invoke = runtime_responses.SageMakerRuntimeResponse.invoke_endpoint
+
+    def r_invoke_endpoint(self):
+        e = _emulator_for(self.current_account, self.region)
+        if e is None:
+            return orig_invoke(self)
+        import json as _json
+
+        try:
+            payload = _json.loads(self.body or b"{}")
+        except ValueError:
+            raise _validation("Request body is not JSON") from None
+        return 200, {"Content-Type": "application/json", "x-Amzn-Invoked-Production-Variant": "primary"}, \
+            _json.dumps(e._invoke(self._get_param("EndpointName") or self.path.split("/")[2], payload))
+
+    patch(runtime_responses.SageMakerRuntimeResponse, "invoke_endpoint", r_invoke_endpoint)
+
     # (e) throttling: raised before the action runs, answered as a JSON error like AWS's
     orig_auth = response_cls._authenticate_and_authorize_normal_action
 
@@ -706,6 +784,27 @@ def _install(emu: AwsEmulator) -> None:
     patch(CloudWatchBackend, "set_alarm_state", set_alarm_state)
 
     # (b) CloudFormation
+    # AWS::S3::Bucket: moto ignores VersioningConfiguration and Object Lock, so `verify` (and the
+    # promotion gate that runs it) would report the weights bucket unprotected.
+    from moto.s3.models import FakeBucket, s3_backends
+
+    orig_bucket_create = FakeBucket.create_from_cloudformation_json.__func__
+
+    def cfn_create_bucket(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        bucket = orig_bucket_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        props = cloudformation_json.get("Properties", {})
+        backend = s3_backends[account_id]["aws"]
+        if props.get("VersioningConfiguration", {}).get("Status") == "Enabled" or props.get("ObjectLockEnabled"):
+            backend.put_bucket_versioning(bucket.name, "Enabled")
+        if props.get("ObjectLockEnabled"):
+            rule = props.get("ObjectLockConfiguration", {}).get("Rule", {}).get("DefaultRetention", {})
+            # 0, not None, for the unit left out: moto adds both to compute a retention date
+            backend.put_object_lock_configuration(bucket.name, True, rule.get("Mode"), rule.get("Days") or 0,
+                                                  rule.get("Years") or 0)
+        return bucket
+
+    patch(FakeBucket, "create_from_cloudformation_json", classmethod(cfn_create_bucket))
+
     endpoint_cls = models.FakeEndpoint
 
     def cfn_create_endpoint(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
@@ -780,10 +879,23 @@ def _install(emu: AwsEmulator) -> None:
     orig_execute = CloudFormationBackend.execute_change_set
 
     def execute_change_set(self, change_set_name, stack_name=None):
-        orig_execute(self, change_set_name, stack_name)
         change_set = self.change_sets.get(change_set_name) or next(
             (c for c in self.change_sets.values() if c.change_set_name == change_set_name), None)
         stack = self.stacks.get(change_set.stack_id) if change_set is not None else None
+        e = _emulator_for(self.account_id, self.region_name)
+        reason = None
+        if e is not None and stack is not None and change_set.change_set_type == "UPDATE":
+            with e._lock:
+                reason = e._failing_stacks.pop(stack.name, None)
+        if reason is not None:  # injected: roll back without applying anything
+            stack._add_stack_event("UPDATE_IN_PROGRESS", resource_status_reason="User Initiated")
+            stack._add_stack_event("UPDATE_FAILED", resource_status_reason=reason)
+            stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS", resource_status_reason=reason)
+            stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
+            stack.status = "UPDATE_ROLLBACK_COMPLETE"
+            change_set.execution_status = "EXECUTE_FAILED"
+            return
+        orig_execute(self, change_set_name, stack_name)
         if stack is None:
             return
         stack._parse_template()
@@ -1126,7 +1238,7 @@ class _CfnModelPackage(_CfnResource):
 
 class _CfnBucketPolicy(_CfnResource):
     """AWS::S3::BucketPolicy: PutBucketPolicy (moto's CloudFormation skips the type), minus
-    statements on aws:SecureTransport: the emulator speaks plain HTTP on loopback, and
+    statements on aws:SecureTransport or s3:TlsVersion: the emulator speaks plain HTTP on loopback, and
     moto enforces bucket policies, so the CDK bootstrap bucket's deny-non-TLS statement
     would refuse every asset upload."""
 
@@ -1143,7 +1255,8 @@ class _CfnBucketPolicy(_CfnResource):
         p = cloudformation_json["Properties"]
         document = dict(p["PolicyDocument"])
         document["Statement"] = [st for st in document.get("Statement", [])
-                                 if "aws:SecureTransport" not in json.dumps(st.get("Condition", {}))]
+                                 if not any(key in json.dumps(st.get("Condition", {}))
+                                            for key in ("aws:SecureTransport", "s3:TlsVersion"))]
         s3_backends[account_id]["aws"].put_bucket_policy(p["Bucket"], json.dumps(document).encode())
         return cls(p["Bucket"], {})
 

@@ -28,6 +28,9 @@ COMMANDS = {
     "cost": "Monthly cost of an environment's endpoints vs a per-token API, and the break-even volume.",
     "prices-refresh": "Refresh SageMaker hosting prices in pricing/prices.yaml from the AWS Price List API.",
     "loadtest": "Ramp concurrency against an endpoint, find the knee, recommend the autoscaling target.",
+    "promote": "Promote an endpoint to a pinned version: gates, blue/green deploy, live check, history.",
+    "rollback": "Roll an endpoint back to the version live before (from the history, or --to).",
+    "status": "Per endpoint: config vs deployed version, registry status, deployment in flight, alarms, drift.",
 }
 
 

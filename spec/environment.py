@@ -159,6 +159,14 @@ class Network(Strict):
         return self
 
 
+class SmokeCase(Strict):
+    """One invocation `promote` sends after a deployment: the answer must be one of the
+    evaluation labels, and `expect` when given."""
+
+    text: str = Field(min_length=1, max_length=2000)
+    expect: str | None = None
+
+
 class Endpoint(Strict):
     model: ResourceName
     version: Version
@@ -179,6 +187,31 @@ class Endpoint(Strict):
     shadow_instance_type: str | None = Field(default=None, pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$",
                                              description="default: instance_type")
     evaluation: Evaluation | None = None
+    # Sent by `promote` once the new version is live; a wrong answer rolls it back.
+    smoke_test: list[SmokeCase] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="after")
+    def _smoke_test_needs_labels(self) -> "Endpoint":
+        if self.smoke_test and self.evaluation is None:
+            raise Invalid("smoke_test needs the evaluation block: its prompt_template formats the request and "
+                          "its labels judge the answer", "add an evaluation block or remove smoke_test",
+                          "smoke_test")
+        for i, case in enumerate(self.smoke_test):
+            if case.expect is not None and self.evaluation and case.expect not in self.evaluation.labels:
+                raise Invalid(f"expect '{case.expect}' is not one of the evaluation labels",
+                              f"use one of: {', '.join(self.evaluation.labels[:6])}...", f"smoke_test.{i}.expect")
+        return self
+
+    def with_strategy(self, strategy: Strategy) -> "Endpoint":
+        """This endpoint deployed with another traffic-routing strategy (promote --strategy, rollback):
+        sizes the config leaves out take the smallest safe value; validated like the config."""
+        deployment = self.deployment.model_dump(exclude={"canary_size", "linear_step"})
+        deployment["strategy"] = strategy
+        if strategy is Strategy.CANARY:
+            deployment["canary_size"] = self.deployment.canary_size or {"type": "instance-count", "value": 1}
+        elif strategy is Strategy.LINEAR:
+            deployment["linear_step"] = self.deployment.linear_step or {"type": "capacity-percent", "value": 25}
+        return Endpoint.model_validate({**self.model_dump(), "deployment": deployment})
 
     @model_validator(mode="after")
     def _shadow_guardrails(self) -> "Endpoint":

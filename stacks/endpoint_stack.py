@@ -24,7 +24,8 @@ from stacks.constructs.llm_endpoint import DataCapture, LlmEndpoint, LlmEndpoint
 
 class EndpointStack(Stack):
     def __init__(self, scope: Construct, id: str, *, environment: Environment, key: str, endpoint: Endpoint,
-                 pin: Pin, artifacts: ArtifactsStack, shadow_pin: Pin | None = None, **kwargs):
+                 pin: Pin, artifacts: ArtifactsStack, shadow_pin: Pin | None = None,
+                 autoscaling_suspended: bool = False, auto_rollback: bool = True, **kwargs):
         super().__init__(scope, id, **kwargs)
         env = environment
         name = env.endpoint_name(key)
@@ -68,10 +69,13 @@ class EndpointStack(Stack):
             data_capture=DataCapture(
                 destination_uri=f"s3://{env.capture_bucket_name}/{capture_prefix}",
                 percent=endpoint.data_capture_percent, kms_key_arn=artifacts.key.key_arn),
-            shadow=shadow))
-        self.autoscaling = EndpointAutoscaling(self, "Autoscaling", EndpointAutoscalingProps(
-            endpoint_name=name, variant_name=VARIANT_NAME, instances=endpoint.instances,
-            autoscaling=endpoint.autoscaling, endpoint=self.endpoint.cfn_endpoint))
+            shadow=shadow, auto_rollback=auto_rollback))
+        # Suspended only by `promote` for an instance-type change, which SageMaker refuses on a
+        # variant registered for autoscaling: deregister, change, register again (3 deploys).
+        self.autoscaling = None if autoscaling_suspended else EndpointAutoscaling(
+            self, "Autoscaling", EndpointAutoscalingProps(
+                endpoint_name=name, variant_name=VARIANT_NAME, instances=endpoint.instances,
+                autoscaling=endpoint.autoscaling, endpoint=self.endpoint.cfn_endpoint))
         EndpointDashboard(self, "Dashboard", name=name, alarms=self.alarms)
 
         for output, value in (("EndpointName", name), ("ModelVersion", pin.version), ("Model", pin.model),

@@ -8,11 +8,16 @@ from pathlib import Path
 from aws_cdk import App, Environment as CdkEnvironment, Validations
 from cdk_nag import AwsSolutionsChecks
 
+from spec.environment import Strategy
 from spec.project import Project
 from stacks.artifacts_stack import ArtifactsStack
 from stacks.endpoint_stack import EndpointStack
 
 STACK_PREFIX = "llama"
+# Context set by `promote` for one deployment of one endpoint (never in cdk.json):
+# {"<env>/<endpoint>": {"strategy": "all-at-once", "suspend_autoscaling": true, "auto_rollback": false,
+#                       "version": "v1", "instance_type": "ml.g5.xlarge"}}
+DEPLOY_OVERRIDES = "deploy_overrides"
 
 
 def artifacts_stack_name(env: str) -> str:
@@ -30,6 +35,9 @@ def new_app(root: Path, outdir: str | None = None, context: dict | None = None) 
 
 
 def build(app: App, project: Project) -> App:
+    overrides = app.node.try_get_context(DEPLOY_OVERRIDES) or {}
+    if isinstance(overrides, str):  # -c on the command line passes a string
+        overrides = json.loads(overrides)
     for env in project.environments.values():
         cdk_env = CdkEnvironment(account=env.account, region=env.region)
         models = {e.model for e in env.endpoints.values()}
@@ -38,10 +46,17 @@ def build(app: App, project: Project) -> App:
             pins=[p for p in project.pins.values() if p.model in models],
             description=f"Pinned Llama weights, keys and Model Registry ({env.name})")
         for key, endpoint in env.endpoints.items():
+            override = overrides.get(f"{env.name}/{key}", {})
+            if override.get("version") or override.get("instance_type"):
+                endpoint = endpoint.model_copy(update={k: override[k] for k in ("version", "instance_type")
+                                                       if override.get(k)})
+            if override.get("strategy"):
+                endpoint = endpoint.with_strategy(Strategy(override["strategy"]))
             stack = EndpointStack(
                 app, endpoint_stack_name(env.name, key), environment=env, key=key, endpoint=endpoint,
                 pin=project.pin_for(endpoint), shadow_pin=project.shadow_pin_for(endpoint), artifacts=artifacts,
-                env=cdk_env,
+                autoscaling_suspended=bool(override.get("suspend_autoscaling")),
+                auto_rollback=override.get("auto_rollback", True), env=cdk_env,
                 description=f"SageMaker endpoint {env.endpoint_name(key)} ({endpoint.model} {endpoint.version})")
             stack.add_stack_dependency(artifacts)
     # cdk-nag v3 is a policy-validation plugin: findings fail `cdk synth` and land in

@@ -10,6 +10,12 @@ class Exit(IntEnum):
     CHECK_FAILED = 1  # the command ran and found a problem (verify mismatch, synth failed)
     INVALID_INPUT = 2  # a config, pin manifest or flag is wrong: nothing was changed
     AWS_ERROR = 3  # AWS refused or failed a call (credentials, permissions, throttling after retries)
+    # promote / rollback (docs/operations.md): the config names the version actually live afterwards
+    GATE_REFUSED = 4  # a gate refused (or another deployment is in flight): nothing was changed
+    ROLLED_BACK = 5  # SageMaker rolled the deployment back (a rollback alarm fired)
+    DEPLOY_FAILED = 6  # CloudFormation failed the update, or the endpoint ended Failed
+    SMOKE_FAILED = 7  # live but not as pinned, or a smoke test failed: rolled back to the previous version
+    TIMED_OUT = 8  # still deploying at --timeout: the deployment goes on in AWS
     INTERRUPTED = 130
     INTERNAL = 70  # a bug: please report it with --debug output
 

@@ -60,13 +60,17 @@ class LlmEndpointProps:
     security_group_ids: list[str] = field(default_factory=list)
     data_capture: DataCapture | None = None
     shadow: ShadowVariant | None = None
+    # False only for `rollback`: its deployment must not be reverted by the very alarms that
+    # made someone roll back.
+    auto_rollback: bool = True
 
 
 class LlmEndpoint(Construct):
     def __init__(self, scope: Construct, id: str, props: LlmEndpointProps):
         super().__init__(scope, id)
         self.props = props
-        self.node.add_validation(_RollbackAlarmsValidation(props.rollback_alarm_names))
+        if props.auto_rollback:
+            self.node.add_validation(_RollbackAlarmsValidation(props.rollback_alarm_names))
         vpc = (sagemaker.CfnModel.VpcConfigProperty(subnets=props.subnet_ids,
                                                     security_group_ids=props.security_group_ids)
                if props.subnet_ids else None)
@@ -93,7 +97,8 @@ class LlmEndpoint(Construct):
             self, "Endpoint",
             endpoint_name=props.endpoint_name,
             endpoint_config_name=self.cfn_endpoint_config.attr_endpoint_config_name,
-            deployment_config=_deployment_config(props.deployment, props.rollback_alarm_names),
+            deployment_config=_deployment_config(props.deployment,
+                                                 props.rollback_alarm_names if props.auto_rollback else []),
             # Keep the instance count autoscaling reached (aws/aws-cdk#23151) ...
             retain_all_variant_properties=True,
             # ... but apply data-capture changes from the new config.
@@ -162,7 +167,7 @@ def _deployment_config(d: Deployment, alarm_names: list[str]):
             maximum_execution_timeout_in_seconds=d.max_execution_seconds,
         ),
         auto_rollback_configuration=sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
-            alarms=[sagemaker.CfnEndpoint.AlarmProperty(alarm_name=n) for n in alarm_names]),
+            alarms=[sagemaker.CfnEndpoint.AlarmProperty(alarm_name=n) for n in alarm_names]) if alarm_names else None,
     )
 
 

@@ -1,0 +1,227 @@
+"""A scratch copy of the repo deployed into the emulator with the real CDK CLI: what `make demo`
+and the end-to-end tests run on (one code path for both).
+
+    with Lab(workdir, speed=20) as lab:        # emulator up, nothing deployed
+        lab.deploy_environment()               # stand-in weights, cdk bootstrap, cdk deploy of dev
+        lab.run("promote", "--env", "dev", "--endpoint", "intent-3b", "--version", "v2")
+
+The example pins name multi-GB weights with placeholder checksums, so the
+scratch copy re-pins each deployed version to tiny stand-in files (same file
+names, real SHA-256 and sizes, manifest resealed) and uploads them with S3
+SHA-256 checksums: `verify` and the promotion gates then check real objects.
+The repo's own environments/ and model_artifacts/ are never touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from localaws.emulator import AwsEmulator, SimClock, Timings
+
+REPO = Path(__file__).resolve().parents[1]
+# The in-process synth starts jsii's Node: Node 20's end-of-life banner would drown the narration.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
+COPIED = ("environments", "model_artifacts", "cdk.json", "datasets")
+
+
+@dataclass(frozen=True)
+class Step:
+    """A line of what the lab does, for the demo's narration and the tests' logs."""
+
+    text: str
+
+
+class Lab:
+    def __init__(self, workdir: Path, env: str = "dev", account: str = "111111111111", speed: float = 20.0,
+                 timings: Timings | None = None, say: Callable[[str], None] = lambda _: None,
+                 prepare: Callable[[Path], None] | None = None):
+        self.workdir, self.env_name, self.account = Path(workdir), env, account
+        self.root = self.workdir / "repo"
+        self.broken_versions: set[str] = set()  # versions whose answers are nonsense (smoke-test faults)
+        self.say = say
+        self.prepare = prepare  # edits the scratch repo before anything is pinned or synthesized
+        self.emulator = AwsEmulator(
+            timings=timings or Timings(create_s=60, provision_s=60, rollback_s=30, wait_scale=0.25),
+            clock=SimClock(speed=speed), account_id=account)
+
+    # ----- lifecycle
+    def __enter__(self) -> "Lab":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        if self.root.exists():
+            shutil.rmtree(self.root)
+        self.root.mkdir(parents=True)
+        for name in COPIED:
+            source = REPO / name
+            if source.is_dir():
+                shutil.copytree(source, self.root / name)
+            elif source.exists():
+                shutil.copy(source, self.root / name)
+        if self.prepare:
+            self.prepare(self.root)
+        self.emulator.start()
+        self.emulator.responder = self.answer
+        self.say(f"emulator: moto on {self.emulator.url} (account {self.account}, {self.emulator.region})")
+
+    def stop(self) -> None:
+        self.emulator.stop()
+
+    # ----- environment for subprocesses
+    def environ(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        home = self.workdir / "home"  # the CDK CLI caches accounts per access key under ~/.cdk
+        home.mkdir(exist_ok=True)
+        env.update(self.emulator.env())
+        env.update({"PINNED_LLAMA_ROOT": str(self.root), "HOME": str(home), "CI": "true",
+                    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+                    "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1", "CDK_DISABLE_CLI_TELEMETRY": "true",
+                    "PYTHONPATH": str(REPO)})
+        return env
+
+    def run(self, *args: str, check: bool = True, capture: bool = False, timeout: float = 600) \
+            -> subprocess.CompletedProcess:
+        """`python -m scripts ARGS` against the emulator and the scratch repo."""
+        return self._exec([sys.executable, "-m", "scripts", *args], check, capture, timeout)
+
+    def cdk(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        cli = REPO / "node_modules" / ".bin" / "cdk"
+        return self._exec([str(cli), *args, "--no-notices"], True, True, timeout)
+
+    def _exec(self, args: list[str], check: bool, capture: bool, timeout: float) -> subprocess.CompletedProcess:
+        result = subprocess.run(args, cwd=REPO, env=self.environ(), text=True, timeout=timeout,
+                                capture_output=capture, stdin=subprocess.DEVNULL)
+        if check and result.returncode != 0:
+            detail = ((result.stdout or "") + (result.stderr or ""))[-2000:] if capture else ""
+            raise RuntimeError(f"{' '.join(args[:4])} … exited {result.returncode}\n{detail}")
+        return result
+
+    # ----- deploy
+    def deploy_environment(self, endpoints: list[str] | None = None) -> None:
+        from scripts.promotion.deploy import synthesize
+        from spec.project import load_project
+
+        env = load_project(self.root, self.env_name).environments[self.env_name]
+        keys = endpoints or list(env.endpoints)
+        pins = standin_pins(self.root, sorted({(e.model, v) for e in env.endpoints.values()
+                                               for v in _versions(self.root, e.model)}))
+        self.say(f"pins: {len(pins)} version(s) re-pinned to stand-in weights in the scratch copy")
+        t = time.monotonic()
+        self.cdk("bootstrap", f"aws://{self.account}/{env.region}")
+        self.say(f"cdk bootstrap aws://{self.account}/{env.region} ({time.monotonic() - t:.0f} s)")
+        assembly = synthesize(self.root, self.env_name, {}, self.workdir)
+        artifacts = f"llama-{self.env_name}-artifacts"
+        t = time.monotonic()
+        self.cdk("deploy", "--app", str(assembly), artifacts, "--require-approval", "never")
+        self.say(f"cdk deploy {artifacts} ({time.monotonic() - t:.0f} s): key, buckets, Model Registry")
+        upload_standins(self.emulator.client("s3"), env.weights_bucket_name, pins)
+        self.say(f"uploaded stand-in weights to s3://{env.weights_bucket_name} with SHA-256 checksums")
+        seed_images(self.account, pins)
+        self.say("ECR: the pinned serving images exist under their digests (stand-in manifests)")
+        stacks = [f"llama-{self.env_name}-{k}" for k in keys]
+        t = time.monotonic()
+        self.cdk("deploy", "--app", str(assembly), *stacks, "--exclusively", "--require-approval", "never",
+                 "--concurrency", "4")
+        self.say(f"cdk deploy {' '.join(stacks)} ({time.monotonic() - t:.0f} s)")
+        self.wait_in_service([env.endpoint_name(k) for k in keys])
+
+    def wait_in_service(self, names: list[str], timeout: float = 120) -> None:
+        sagemaker = self.emulator.client("sagemaker")
+        deadline = time.monotonic() + timeout
+        for name in names:
+            while (status := sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"]) != "InService":
+                if status == "Failed" or time.monotonic() > deadline:
+                    raise RuntimeError(f"{name} is {status}")
+                time.sleep(0.2)
+        self.say(f"InService: {', '.join(names)}")
+
+    # ----- the stand-in model behind InvokeEndpoint
+    def answer(self, endpoint: str, version: str | None, payload: dict) -> dict:
+        """Answers the configured smoke_test texts with their expected label (a model that knows
+        its test); `self.broken_versions` answer nonsense, like a bad version would."""
+        if version in self.broken_versions:
+            return {"generated_text": "I'm sorry, I can't help with that."}
+        prompt = str(payload.get("inputs", ""))
+        for text, label in self._smoke_answers().items():
+            if text in prompt:
+                return {"generated_text": label}
+        return {"generated_text": "speak_to_agent"}
+
+    def _smoke_answers(self) -> dict[str, str]:
+        from spec.project import load_project
+
+        answers = {}
+        for env in load_project(self.root, self.env_name).environments.values():
+            for endpoint in env.endpoints.values():
+                for case in endpoint.smoke_test:
+                    answers[case.text] = case.expect or (endpoint.evaluation.labels[0] if endpoint.evaluation else "")
+        return answers
+
+
+def _versions(root: Path, model: str) -> list[str]:
+    return sorted(p.stem for p in (root / "model_artifacts" / model).glob("*.yaml"))
+
+
+def standin_pins(root: Path, keys: list[tuple[str, str]]) -> list:
+    """Re-pin (model, version)s of the scratch repo to small files; returns the new Pins."""
+    from scripts.pinning.manifests import load_pin, write_pin
+    from spec.manifest_io import seal
+
+    pins = []
+    for model, version in keys:
+        pin = load_pin(root, model, version)
+        files = []
+        for f in pin.weights.files:
+            content = _standin_bytes(model, version, f.path)
+            files.append({"path": f.path, "size": len(content), "sha256": hashlib.sha256(content).hexdigest()})
+        data = pin.model_dump(mode="json", exclude_none=True, exclude={"manifest_sha256"})
+        data["weights"]["files"] = files
+        data["description"] = f"stand-in weights for the emulator (was: {pin.description or ''})"[:300]
+        new = seal(data)
+        write_pin(root, new)
+        pins.append(new)
+    return pins
+
+
+def _standin_bytes(model: str, version: str, path: str) -> bytes:
+    return f"stand-in {model}/{version}/{path}\n".encode() * 8
+
+
+def seed_images(account: str, pins: list) -> None:
+    """Put each pinned image digest into the emulator's ECR under the AWS registry it names
+    (763104351884 for the DLCs), so the digest check of `verify` finds them."""
+    import json
+
+    from moto.ecr.models import ecr_backends
+
+    for pin in pins:
+        for region, uri in pin.container.images.items():
+            registry, rest = uri.split(".dkr.ecr.", 1)
+            repository, digest = rest.split("/", 1)[1].split("@", 1)
+            backend = ecr_backends[account][region]
+            if repository not in backend.repositories:
+                backend.create_repository(repository, registry, {}, {}, "IMMUTABLE", [])
+            if not any(i.image_digest == digest for i in backend.repositories[repository].images):
+                manifest = json.dumps({"schemaVersion": 2, "stand-in": uri,
+                                       "mediaType": "application/vnd.docker.distribution.manifest.v2+json"})
+                backend.put_image(repository, manifest, f"{pin.container.tag}-{digest[7:19]}", digest=digest)
+
+
+def upload_standins(s3, bucket: str, pins: list) -> None:
+    for pin in pins:
+        for f in pin.weights.files:
+            s3.put_object(Bucket=bucket, Key=pin.weights.prefix + f.path,
+                          Body=_standin_bytes(pin.model, pin.version, f.path), ChecksumAlgorithm="SHA256")

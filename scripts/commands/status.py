@@ -1,0 +1,48 @@
+"""`status`: what each endpoint runs, against what the repo says it should run."""
+
+from __future__ import annotations
+
+import click
+
+from scripts.lib.errors import CheckFailed
+from scripts.lib.output import Output
+from scripts.lib.repo import project, repo_root
+
+HELP = """Per endpoint: configured version vs deployed version (DescribeEndpoint -> endpoint
+config -> model -> registry package) vs registry status, endpoint status, the
+deployment in flight, alarms firing, drift and the last promotion record.
+
+\b
+Drift: the deployed version, image digest, weights prefix, manifest hash or
+instance type differs from what the config and its pin say.
+
+\b
+Exit codes: 0 everything matches and nothing is firing or in flight, 1 drift,
+an alarm firing, a deployment in flight or an endpoint not InService,
+2 invalid input, 3 AWS error.
+"""
+
+COLUMNS = ["endpoint", "config", "deployed", "registry", "status", "in flight", "alarms", "drift", "last promotion"]
+
+
+@click.command("status", help=HELP)
+@click.option("--env", "env", default=None, help="Only this environment [default: every environment].")
+@click.option("--json", "json_mode", is_flag=True, default=None, help="JSON lines output.")
+def command(env: str | None, json_mode: bool | None) -> None:
+    from scripts.promotion.endpoint_status import endpoint_rows
+
+    out = Output(json_mode)
+    loaded = project(env)
+    if env and env not in loaded.environments:
+        raise click.BadParameter(f"no environment {env!r}; use one of: {', '.join(sorted(loaded.environments))}",
+                                 param_hint="--env")
+    rows, attention = [], []
+    for environment in [loaded.environments[env]] if env else loaded.environments.values():
+        for row in endpoint_rows(repo_root(), loaded, environment):
+            rows.append(row)
+            if row.needs_attention:
+                attention.append(row.endpoint)
+    out.table("status", COLUMNS, [r.cells() for r in rows])
+    out.result({"endpoints": [r.to_dict() for r in rows], "attention": attention})
+    if attention:
+        raise CheckFailed(f"status: {len(attention)} endpoint(s) need attention: {', '.join(attention)}")

@@ -1,0 +1,146 @@
+"""The checks a promotion must pass before anything changes. Each is one `Gate` with its own
+refusal and fix; all are run and reported together, as validation errors are."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scripts.lib.errors import UserError
+from scripts.promotion.live import EndpointState
+from spec.environment import Endpoint, Environment
+from spec.pin import ApprovalStatus, Pin
+from spec.project import Project
+
+PASS, FAIL, SKIP = "pass", "fail", "skip"
+
+
+@dataclass(frozen=True)
+class Gate:
+    name: str
+    result: str
+    detail: str
+    fix: str = ""
+
+    def row(self) -> list[str]:
+        return [self.name, self.result.upper() if self.result == FAIL else self.result, self.detail, self.fix]
+
+
+COLUMNS = ["gate", "result", "detail", "fix"]
+
+
+def promotion_order(project: Project, env: Environment, endpoint: Endpoint, version: str) -> Gate:
+    before = env.promote_after
+    if not before:
+        return Gate("promotion-order", SKIP, f"{env.name} has no promote_after")
+    other = project.environments.get(before)
+    if other is None:
+        return Gate("promotion-order", FAIL, f"promote_after names {before}, which is not loaded",
+                    f"add environments/{before}.yaml or remove promote_after")
+    serving = sorted(f"{before}/{k}" for k, e in other.endpoints.items()
+                     if e.model == endpoint.model and e.version == version)
+    if serving:
+        return Gate("promotion-order", PASS, f"{version} is live in {', '.join(serving)}")
+    return Gate("promotion-order", FAIL, f"{endpoint.model} {version} is not live in {before} (promote_after)",
+                f"promote it in {before} first")
+
+
+def manifest_approved(env: Environment, pin: Pin) -> Gate:
+    status = pin.approval.status
+    if status is ApprovalStatus.REJECTED:
+        return Gate("manifest-approval", FAIL, f"{pin.model} {pin.version} is Rejected in its manifest",
+                    "pick another version")
+    if not env.require_approved_versions:
+        return Gate("manifest-approval", SKIP, f"{status.value} ({env.name} does not require approval)")
+    if status is ApprovalStatus.APPROVED:
+        return Gate("manifest-approval", PASS, f"Approved by {pin.approval.by} at {pin.approval.at}")
+    return Gate("manifest-approval", FAIL, f"{pin.model} {pin.version} is {status.value} in its manifest",
+                f"evaluate it and run: python -m scripts approve --model {pin.model} --version {pin.version} "
+                "--report <report.json>")
+
+
+def registry_approved(sagemaker: Any, env: Environment, pin: Pin) -> Gate:
+    from scripts.evaluation.approval import find_package
+
+    group = f"{env.name}-{pin.model}"
+    try:
+        package = find_package(sagemaker, group, pin)
+    except UserError as exc:
+        return Gate("registry-approval", FAIL, str(exc).split("; fix: ")[0].removeprefix("--env: "),
+                    f"deploy llama-{env.name}-artifacts from this commit")
+    status = package.get("ModelApprovalStatus", "?")
+    arn = package["ModelPackageArn"]
+    if status == "Approved" or (status == "PendingManualApproval" and not env.require_approved_versions):
+        return Gate("registry-approval", PASS, f"{arn.rsplit('/', 2)[-2]}/{arn.rsplit('/', 1)[-1]} {status}")
+    return Gate("registry-approval", FAIL, f"registry package {arn} is {status}",
+                f"approve it (python -m scripts approve ... --env {env.name}) or pick an approved version")
+
+
+def evaluation_evidence(root: Path, env: Environment, key: str, endpoint: Endpoint, pin: Pin) -> Gate:
+    from scripts.evaluation.approval import load_report, refusals
+
+    if endpoint.evaluation is None:
+        return Gate("evaluation", SKIP, f"{key} has no evaluation thresholds")
+    if not env.require_approved_versions:
+        return Gate("evaluation", SKIP, f"{env.name} does not require approved versions")
+    match = re.match(r"^(\S+\.json)\b", pin.approval.evidence or "")
+    path = root / match.group(1) if match else None
+    if path is None or not path.is_file():
+        return Gate("evaluation", FAIL, f"the approval of {pin.version} names no evaluation report in the repo "
+                                        f"({(pin.approval.evidence or 'none')[:60]})",
+                    f"python -m scripts evaluate --env <env> --endpoint <e> then approve --report <report.json>")
+    try:
+        evidence = load_report(path, match.group(1))
+    except UserError as exc:
+        return Gate("evaluation", FAIL, str(exc).split("; fix: ")[0], "rerun evaluate and approve")
+    problems = refusals(evidence, pin, pin.version, endpoint.evaluation.thresholds, f"{env.name}/{key}", False)
+    if problems:
+        return Gate("evaluation", FAIL, "; ".join(p.problem for p in problems)[:300],
+                    problems[0].fix)
+    return Gate("evaluation", PASS, f"{match.group(1)} meets {env.name}/{key}'s thresholds")
+
+
+def pins_verified(s3: Any, ecr_for: Any, env: Environment, pin: Pin) -> Gate:
+    from scripts.pinning import verify_core
+
+    report = verify_core.verify([pin], env.weights_bucket_name, s3, ecr_for=ecr_for, workers=8)
+    if report.ok:
+        return Gate("verified", PASS, f"{report.objects_checked} object(s) in s3://{env.weights_bucket_name}/"
+                                      f"{pin.weights.prefix} match their checksums; {report.images_checked} "
+                                      "image digest(s) checked")
+    first = report.mismatches[0]
+    return Gate("verified", FAIL, f"{len(report.mismatches)} mismatch(es), e.g. {first.kind} {first.subject}: "
+                                  f"{first.problem}",
+                f"python -m scripts verify --model {pin.model} --version {pin.version} --env {env.name}; "
+                "restore the objects or pin a new version")
+
+
+def endpoint_ready(state: EndpointState, version: str, adopting: bool) -> list[Gate]:
+    if not state.exists:
+        return [Gate("endpoint", FAIL, f"{state.name} does not exist",
+                     "deploy it first: make deploy ENV=<env> (or cdk deploy its stack)")]
+    if adopting:
+        return [Gate("endpoint", PASS, f"{state.name} is {state.status} towards {version}: following it")]
+    gates = []
+    if state.status != "InService":
+        gates.append(Gate("endpoint", FAIL, f"{state.name} is {state.status}"
+                          + (f" ({state.failure_reason})" if state.failure_reason else ""),
+                          "wait until it is InService (python -m scripts status)"
+                          if state.busy else "repair it (see its FailureReason) or redeploy the stack"))
+    else:
+        gates.append(Gate("endpoint", PASS, f"{state.name} InService, live {state.live.version if state.live else '?'}"))
+    if state.pending is not None:
+        gates.append(Gate("in-flight", FAIL, f"a deployment to {state.pending.version or state.pending.config_name} "
+                                             "is in flight", "wait for it to end (python -m scripts status)"))
+    else:
+        gates.append(Gate("in-flight", PASS, "no deployment in flight"))
+    return gates
+
+
+def no_alarms(firing: list[str]) -> Gate:
+    if firing:
+        return Gate("alarms", FAIL, f"in ALARM: {', '.join(firing)}",
+                    "fix what the alarm reports first: a rollback alarm in ALARM would roll the deployment back")
+    return Gate("alarms", PASS, "no alarm firing")
