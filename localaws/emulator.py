@@ -837,6 +837,16 @@ def _install(emu: AwsEmulator) -> None:
     patch(endpoint_cls, "create_from_cloudformation_json", classmethod(cfn_create_endpoint))
     patch(endpoint_cls, "update_from_cloudformation_json", classmethod(cfn_update_endpoint))
 
+    # A replaced Model or EndpointConfig: moto deletes the old one at once. CloudFormation
+    # deletes it only in the cleanup after the endpoint update succeeded, and keeps it when
+    # the update rolls back, so an endpoint that SageMaker rolled back still runs a config
+    # whose model exists. The emulator keeps replaced ones (never cleaned up: a small leak).
+    def keep_replaced(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    for replaced in (models.Model, models.FakeEndpointConfig):
+        patch(replaced, "update_from_cloudformation_json", classmethod(keep_replaced))
+
     # moto updates modified resources in template order ("Endpoint..." sorts before
     # "EndpointConfig..."), and only those whose JSON changed: a new EndpointConfig would
     # leave the Endpoint on the old one. Update SageMaker resources in dependency order,
@@ -858,6 +868,17 @@ def _install(emu: AwsEmulator) -> None:
         return actions
 
     patch(parsing.ResourceMap, "build_resource_diff", build_resource_diff)
+
+    # A resource removed by an update stayed in moto's parsed resources, so adding it back in
+    # a later update (autoscaling restored after an instance-type change) created nothing.
+    orig_delete_resource = parsing.ResourceMap._delete_resource
+
+    def delete_resource(self, parsed_resource, resource_json):
+        orig_delete_resource(self, parsed_resource, resource_json)
+        for logical in [k for k, v in self._parsed_resources.items() if v is parsed_resource]:
+            del self._parsed_resources[logical]
+
+    patch(parsing.ResourceMap, "_delete_resource", delete_resource)
 
     # AWS::CloudWatch::Alarm (moto's CloudFormation skips it): a real moto alarm
     orig_class_from_type = parsing.resource_class_from_type

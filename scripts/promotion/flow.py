@@ -10,12 +10,11 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import subprocess
 import tempfile
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from pydantic import ValidationError
 
@@ -74,16 +73,26 @@ class Promotion:
 
     # ----- the whole run
     def run(self) -> int:
-        with _lock(self.root, self.env.name, self.key):
-            started = time.monotonic()
-            try:
-                return self._run()
-            finally:
-                self.durations["total"] = round(time.monotonic() - started, 2)
-                if self.record is not None and self.record.outcome != "started":
-                    self.record.durations_s = self.durations
-                    self.record.finished_at = history.now_iso()
-                    history.append(self.root, self.record)
+        try:
+            lock = _lock(self.root, self.env.name, self.key)
+        except Finished as busy:
+            if not self.request.dry_run:
+                history.append(self.root, history.Record(
+                    env=self.env.name, endpoint=self.key, model=self.endpoint.model, from_version=None,
+                    to_version=self.request.version or "(previous)", kind=self.request.kind,
+                    strategy=self.request.strategy or self.endpoint.deployment.strategy.value, outcome="refused",
+                    exit_code=int(busy.exit_code), reason=str(busy), finished_at=history.now_iso()))
+            raise
+        started = time.monotonic()
+        try:
+            return self._run()
+        finally:
+            lock.close()
+            self.durations["total"] = round(time.monotonic() - started, 2)
+            if self.record is not None and self.record.outcome != "started":
+                self.record.durations_s = self.durations
+                self.record.finished_at = history.now_iso()
+                history.append(self.root, self.record)
 
     def _run(self) -> int:
         req, out = self.request, self.out
@@ -229,8 +238,7 @@ class Promotion:
             outcome = watch(self.inspector, self.name, target, proc, timeout, self.request.poll_s, self.out,
                             cli_log_tail=lambda: deploy.tail(log) if log else "")
         finally:
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
+            _stop(proc)
         self.durations["deploy"] = round(self.durations.get("deploy", 0) + time.monotonic() - t, 2)
         if self.record is not None:
             self.record.stages += outcome.statuses
@@ -313,6 +321,18 @@ class Promotion:
         return int(code)
 
 
+def _stop(proc) -> None:
+    """End the CDK CLI if it still runs (timeout, Ctrl-C) and reap it: no zombie, no stray process."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def _is_aws(exc: Exception) -> bool:
     return type(exc).__module__.startswith(("botocore", "boto3"))
 
@@ -331,25 +351,23 @@ def _config_file(root: Path, env: str) -> tuple[Path, str]:
     raise UserError(f"--env: {ENVIRONMENTS_DIR}/{env}.yaml not found; fix: check the name")
 
 
-@contextmanager
-def _lock(root: Path, env: str, endpoint: str) -> Iterator[None]:
-    """One promotion per endpoint per checkout: flock, released by the kernel even on kill -9.
-    (Across machines the endpoint's own Updating status and CI concurrency groups serialize.)"""
+def _lock(root: Path, env: str, endpoint: str):
+    """One promotion per endpoint per checkout: an flock the kernel releases even on kill -9
+    (across machines, the endpoint's own Updating status and CI concurrency groups serialize).
+    Returns the open file: closing it releases the lock."""
     path = root / "history" / ".locks" / f"{env}-{endpoint}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = path.open("a+")
     try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise Finished(Exit.GATE_REFUSED, f"in-flight: another promotion of {env}/{endpoint} is running "
-                                              f"({holder}); fix: wait for it to end (python -m scripts status)")
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
         handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}")
-        handle.flush()
-        yield
-    finally:
+        holder = handle.read().strip() or "another process"
         handle.close()
+        raise Finished(Exit.GATE_REFUSED, f"in-flight: another promotion of {env}/{endpoint} is running "
+                                          f"({holder}); fix: wait for it to end (python -m scripts status)") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}")
+    handle.flush()
+    return handle

@@ -68,9 +68,7 @@ def watch(inspector: Inspector, endpoint: str, target: str, proc: subprocess.Pop
                 outcome = _decide(state, target, rc, seen, cli_log_tail)
                 outcome.seconds, outcome.settled_at = clock() - started, settled_at
                 return outcome
-            if clock() - started > timeout_s:
-                if proc is not None and proc.poll() is None:
-                    proc.terminate()
+            if clock() - started > timeout_s:  # the caller stops the CLI (CloudFormation goes on)
                 return Outcome(TIMED_OUT, f"still {state.status} after {timeout_s:g} s"
                                + (f" ({state.stage})" if state.stage else "")
                                + "; the deployment goes on in AWS: see `status`, rerun promote to follow it",
