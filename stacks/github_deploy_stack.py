@@ -7,6 +7,8 @@ name is fixed (llama-<env>-github-deploy) so the workflows' role ARN can be read
 
 from __future__ import annotations
 
+import sys
+
 from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
@@ -39,3 +41,39 @@ class GitHubDeployStack(Stack):
         CfnOutput(self, "DeployRoleArn", value=role.role.role_arn,
                   description=f"set as the GitHub variable AWS_DEPLOY_ROLE_{env.name.upper()} (docs/ci.md)")
         CfnOutput(self, "TrustedSubject", value=github.subject(env.name))
+
+
+def deploy_role_arn(env: Environment, role_name: str) -> str:
+    partition = ("aws-cn" if env.region.startswith("cn-") else
+                 "aws-us-gov" if env.region.startswith("us-gov-") else "aws")
+    return f"arn:{partition}:iam::{env.account}:role/{role_name}"
+
+
+def main(argv: list[str]) -> int:
+    """`python -m stacks.github_deploy_stack <env>`: the role ARN and region a workflow job uses, as
+    GITHUB_OUTPUT lines, read from the validated config (so they cannot drift from the stack)."""
+    from pathlib import Path
+
+    from spec.errors import SpecErrors
+    from spec.project import load_project
+    from stacks.environment_app import github_deploy_stack_name
+
+    name = argv[0] if argv else ""
+    try:
+        project = load_project(Path(__file__).resolve().parents[1], only_env=name or None)
+    except SpecErrors as exc:
+        for error in exc.errors:
+            print(f"error: {error}", file=sys.stderr)
+        return 2
+    if not name or project.github is None or name not in project.github.environments:
+        print(f"error: github.yaml: environments: no deploy role for '{name}'; fix: add it to github.yaml "
+              "(docs/ci.md) and deploy its llama-<env>-github-deploy stack", file=sys.stderr)
+        return 2
+    env = project.environments[name]
+    print(f"role-arn={deploy_role_arn(env, github_deploy_stack_name(name))}")
+    print(f"region={env.region}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
