@@ -2,7 +2,8 @@
 
 Deployed once per account with administrator credentials (docs/ci.md); from then on
 GitHub Actions deploys and promotes through the role, with no long-lived keys. The role
-name is fixed (llama-<env>-github-deploy) so the workflows' role ARN can be read off it.
+name is fixed (llama-<env>-github-deploy), so the workflows derive its ARN from the
+environment's account (`main` below) and need no variable that could drift.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class GitHubDeployStack(Stack):
             weights_bucket_name=env.weights_bucket_name, key_alias=key_alias(env.name),
             images=tuple(images), stack_prefix=own_stacks))
         CfnOutput(self, "DeployRoleArn", value=role.role.role_arn,
-                  description=f"set as the GitHub variable AWS_DEPLOY_ROLE_{env.name.upper()} (docs/ci.md)")
+                  description="the workflows derive this ARN from the config: python -m stacks.github_deploy_stack "
+                              f"{env.name} (docs/ci.md)")
         CfnOutput(self, "TrustedSubject", value=github.subject(env.name))
 
 

@@ -94,7 +94,7 @@ class GitHubDeployRole(Construct):
                                 resources=[f"{bucket}/*"]),
             iam.PolicyStatement(
                 sid="ReadWeightsBucket",
-                actions=["s3:ListBucket", "s3:GetBucketVersioning", "s3:GetObjectLockConfiguration"],
+                actions=["s3:ListBucket", "s3:GetBucketVersioning", "s3:GetBucketObjectLockConfiguration"],
                 resources=[bucket]),
             iam.PolicyStatement(
                 sid="DecryptWeightsThroughS3", actions=["kms:Decrypt"], resources=[keys],
