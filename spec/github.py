@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, PrivateAttr, model_validator
 
 from spec.environment import Environment
 from spec.errors import Invalid, SpecError
@@ -66,6 +66,9 @@ class DeployTrust(Strict):
     github_environment: GitHubEnvironmentName | None = None
     # One OIDC provider per URL per account: set false where the account has one already.
     create_oidc_provider: bool = True
+    # An approval in this environment's Model Registry starts the promote workflow towards this
+    # environment (optional; the token is set out-of-band, docs/ci.md).
+    promote_on_approval_to: ResourceName | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> "DeployTrust":
@@ -89,6 +92,13 @@ class GitHub(Strict):
 
     def subject(self, environment: str) -> str:
         return self.environments[environment].subject(self.repository)
+
+    # Filled by load_github, which sees every environment (a single-environment synth does not):
+    # per environment, (model package group here, endpoint key in promote_on_approval_to).
+    _approval_routes: dict[str, tuple[tuple[str, str], ...]] = PrivateAttr(default_factory=dict)
+
+    def approval_routes(self, environment: str) -> tuple[tuple[str, str], ...]:
+        return self._approval_routes.get(environment, ())
 
 
 def load_github(root: Path, env_names: set[str], environments: dict[str, Environment]
@@ -115,4 +125,18 @@ def load_github(root: Path, env_names: set[str], environments: dict[str, Environ
                                        f"{name} is a production environment but its role trusts a branch",
                                        f"use github_environment: {name} (a GitHub environment with required "
                                        "reviewers) instead of branch"))
-    return (None if errors else loaded.value), errors
+        target = trust.promote_on_approval_to
+        if target is not None and target not in loaded.value.environments:
+            errors.append(loaded.error(at + ("promote_on_approval_to",),
+                                       f"'{target}' has no deploy role here to promote with",
+                                       f"use one of: {', '.join(sorted(loaded.value.environments))}"))
+    if errors:
+        return None, errors
+    github = loaded.value
+    for name, trust in github.environments.items():
+        source, target = environments.get(name), environments.get(trust.promote_on_approval_to or "")
+        if source is not None and target is not None:
+            served = {e.model for e in source.endpoints.values()}
+            github._approval_routes[name] = tuple(sorted((f"{name}-{e.model}", key)
+                                                         for key, e in target.endpoints.items() if e.model in served))
+    return github, []

@@ -16,6 +16,7 @@ from constructs import Construct
 from spec.environment import Environment
 from spec.github import DeployTrust, GitHub
 from spec.pin import Pin
+from stacks.constructs.approval_dispatch import ApprovalDispatch, ApprovalDispatchProps
 from stacks.constructs.environment_key import key_alias
 from stacks.constructs.github_deploy_role import GitHubDeployRole, GitHubDeployRoleProps
 from stacks.constructs.github_oidc_provider import GitHubOidcProvider, GitHubOidcProviderProps
@@ -43,6 +44,11 @@ class GitHubDeployStack(Stack):
                   description="the workflows derive this ARN from the config: python -m stacks.github_deploy_stack "
                               f"{env.name} (docs/ci.md)")
         CfnOutput(self, "TrustedSubject", value=github.subject(env.name))
+        if github.approval_routes(env.name):
+            # Each of this registry's groups starts promotions of the target's endpoints serving its model.
+            ApprovalDispatch(self, "ApprovalDispatch", ApprovalDispatchProps(
+                repository=github.repository, target_environment=trust.promote_on_approval_to,
+                routes=github.approval_routes(env.name)))
 
 
 def deploy_role_arn(env: Environment, role_name: str) -> str:

@@ -75,6 +75,20 @@ def test_github_errors_are_reported_with_the_other_files_errors(tree):
     assert files == {GITHUB, "environments/dev.yaml"}
 
 
+def test_promote_on_approval_must_name_an_environment_with_a_deploy_role(tree):
+    line = tree.replace(GITHUB, "dev: {branch: main}", "dev: {branch: main, promote_on_approval_to: qa}")
+    one(tree.errors(), GITHUB, "environments.dev.promote_on_approval_to", "'qa' has no deploy role",
+        "dev, prod, staging")
+    assert one(tree.errors(), GITHUB, "environments.dev.promote_on_approval_to").line == line
+
+
+def test_approval_routes_lead_to_the_target_endpoints_serving_the_approved_model(tree):
+    tree.replace(GITHUB, "dev: {branch: main}", "dev: {branch: main, promote_on_approval_to: staging}")
+    github = tree.load(only_env="dev").github  # a single-environment synth sees the same routes
+    assert github.approval_routes("dev") == (("dev-llama-3-2-3b-instruct", "intent-3b"),)
+    assert github.approval_routes("staging") == ()
+
+
 def test_an_unlisted_environment_gets_no_deploy_role(tree):
     tree.replace(GITHUB, "  dev: {branch: main}\n", "")
     assert sorted(tree.load().github.environments) == ["prod", "staging"]

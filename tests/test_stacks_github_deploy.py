@@ -5,6 +5,7 @@ cfn-lint, cdk-nag and the snapshot cover these templates with the others (test_t
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -34,15 +35,23 @@ def _listed(value) -> list:
     return value if isinstance(value, list) else [value]
 
 
+def deploy_role(template: dict) -> tuple[str, dict]:
+    (found,) = [(k, r["Properties"]) for k, r in resources(template, "AWS::IAM::Role").items()
+                if r["Properties"].get("RoleName", "").endswith("-github-deploy")]
+    return found
+
+
 def statements(template: dict) -> dict[str, dict]:
-    policy = only(template, "AWS::IAM::Policy")["Properties"]["PolicyDocument"]
+    logical, _ = deploy_role(template)
+    (policy,) = [r["Properties"]["PolicyDocument"] for r in resources(template, "AWS::IAM::Policy").values()
+                 if r["Properties"]["Roles"] == [{"Ref": logical}]]
     return {s["Sid"]: s for s in policy["Statement"]}
 
 
 @pytest.mark.parametrize("env", ENVS)
 def test_the_role_trusts_exactly_this_repository_and_branch_or_environment(templates, env):
     template = templates[f"llama-{env}-github-deploy"]
-    role = only(template, "AWS::IAM::Role")["Properties"]
+    _, role = deploy_role(template)
     assert role["RoleName"] == f"llama-{env}-github-deploy"
     (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
@@ -113,11 +122,12 @@ def test_an_account_with_a_provider_already_references_it_instead_of_creating_on
                     environments={"staging": DeployTrust(branch="main", create_oidc_provider=False)})
     app = new_app(ROOT, outdir=str(tmp_path))
     stack = GitHubDeployStack(app, "s", environment=project.environments["staging"], github=github,
-                              pins=list(project.pins.values()), role_name="r", own_stacks="llama-staging-",
+                              pins=list(project.pins.values()), role_name="llama-staging-github-deploy",
+                              own_stacks="llama-staging-",
                               env=CdkEnvironment(account="222222222222", region="us-east-1"))
     template = app.synth().get_stack_by_name(stack.stack_name).template
     assert resources(template, "AWS::IAM::OIDCProvider") == {}
-    (trust,) = only(template, "AWS::IAM::Role")["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    (trust,) = deploy_role(template)[1]["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"]["Federated"] == \
         "arn:aws:iam::222222222222:oidc-provider/token.actions.githubusercontent.com"
 
@@ -129,7 +139,7 @@ def test_the_workflow_reads_the_role_arn_the_stack_creates(templates, env):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     outputs = dict(line.split("=", 1) for line in result.stdout.splitlines())
-    role = only(templates[f"llama-{env}-github-deploy"], "AWS::IAM::Role")["Properties"]["RoleName"]
+    role = deploy_role(templates[f"llama-{env}-github-deploy"])[1]["RoleName"]
     assert outputs == {"role-arn": f"arn:aws:iam::{ENVS[env]}:role/{role}", "region": "us-east-1"}
 
 
@@ -140,3 +150,43 @@ def test_the_workflow_helper_refuses_an_environment_without_a_role_in_one_line()
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert errors == ["error: environments/: (file): no environment named 'qa'; fix: use one of: dev, prod, staging"]
     assert "Traceback" not in result.stderr
+
+
+# --- optional: an approval in dev's registry starts the promote workflow towards staging -------------
+
+
+def test_an_approval_in_dev_dispatches_a_promotion_of_the_staging_endpoint_serving_that_model(templates):
+    from stacks.constructs.approval_dispatch import DISPATCH_EVENT_TYPE
+
+    template = templates["llama-dev-github-deploy"]
+    rule = only(template, "AWS::Events::Rule")["Properties"]
+    assert rule["EventPattern"] == {
+        "source": ["aws.sagemaker"], "detail-type": ["SageMaker Model Package State Change"],
+        "detail": {"ModelPackageGroupName": ["dev-llama-3-2-3b-instruct"], "ModelApprovalStatus": ["Approved"]}}
+    (target,) = rule["Targets"]
+    assert target["InputTransformer"]["InputPathsMap"] == {
+        "detail-CustomerMetadataProperties-pin-version": "$.detail.CustomerMetadataProperties.pin-version"}
+    payload = target["InputTransformer"]["InputTemplate"].replace("<detail-CustomerMetadataProperties-pin-version>",
+                                                                   '"v2"')
+    assert json.loads(payload) == {"event_type": DISPATCH_EVENT_TYPE, "client_payload": {
+        "environment": "staging", "endpoint": "intent-3b", "version": "v2"}}
+    destination = only(template, "AWS::Events::ApiDestination")["Properties"]
+    assert destination["InvocationEndpoint"] == "https://api.github.com/repos/example-org/pinned-llama/dispatches"
+    assert "AWS::Events::Rule" not in str(templates["llama-staging-github-deploy"])
+
+
+def test_the_github_token_is_not_in_the_template(templates):
+    from stacks.constructs.approval_dispatch import TOKEN_PLACEHOLDER
+
+    auth = only(templates["llama-dev-github-deploy"], "AWS::Events::Connection")["Properties"]["AuthParameters"]
+    assert auth["ApiKeyAuthParameters"] == {"ApiKeyName": "Authorization", "ApiKeyValue": TOKEN_PLACEHOLDER}
+    assert "ghp_" not in json.dumps(templates["llama-dev-github-deploy"])
+
+
+def test_the_dispatch_type_is_the_one_the_promote_workflow_listens_for():
+    from ruamel.yaml import YAML
+
+    from stacks.constructs.approval_dispatch import DISPATCH_EVENT_TYPE
+
+    workflow = YAML(typ="safe", pure=True).load((ROOT / ".github" / "workflows" / "promote.yml").read_text())
+    assert workflow["on"]["repository_dispatch"]["types"] == [DISPATCH_EVENT_TYPE]
