@@ -30,31 +30,24 @@ BRANCH = re.compile(r"^(?!refs/)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]{1,200}(?<![/.]
 ENVIRONMENT_NAME = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
 
 
-def _repository(value: str) -> str:
-    if not REPOSITORY.match(value):
-        raise Invalid(f"'{value}' is not a GitHub repository",
-                      "write owner/name exactly as GitHub spells it, e.g. example-org/pinned-llama")
-    return value
+def _matching(pattern: re.Pattern, problem: str, fix: str) -> AfterValidator:
+    """A string field that must match `pattern`; `problem` may quote the value as {value}."""
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise Invalid(problem.format(value=value), fix)
+        return value
+    return AfterValidator(check)
 
 
-def _branch(value: str) -> str:
-    if not BRANCH.match(value):
-        raise Invalid(f"'{value}' is not a plain branch name",
-                      "write the branch name alone, e.g. main (no refs/heads/, no wildcards: the role "
-                      "trusts exactly this branch)")
-    return value
-
-
-def _environment_name(value: str) -> str:
-    if not ENVIRONMENT_NAME.match(value):
-        raise Invalid(f"'{value}' is not a GitHub environment name",
-                      "use letters, digits, '.', '_' or '-', e.g. prod (no wildcards)")
-    return value
-
-
-Repository = Annotated[str, AfterValidator(_repository)]
-Branch = Annotated[str, AfterValidator(_branch)]
-GitHubEnvironmentName = Annotated[str, AfterValidator(_environment_name)]
+Repository = Annotated[str, _matching(
+    REPOSITORY, "'{value}' is not a GitHub repository",
+    "write owner/name exactly as GitHub spells it, e.g. example-org/pinned-llama")]
+Branch = Annotated[str, _matching(
+    BRANCH, "'{value}' is not a plain branch name",
+    "write the branch name alone, e.g. main (no refs/heads/, no wildcards: the role trusts exactly this branch)")]
+GitHubEnvironmentName = Annotated[str, _matching(
+    ENVIRONMENT_NAME, "'{value}' is not a GitHub environment name",
+    "use letters, digits, '.', '_' or '-', e.g. prod (no wildcards)")]
 
 
 class DeployTrust(Strict):

@@ -31,7 +31,8 @@ def assemblies(tmp_path_factory) -> tuple:
         text = text.replace(old, new, 1)  # the first endpoint: intent-3b
     dev.write_text(text)
     github = head_repo / "github.yaml"
-    github.write_text(github.read_text().replace("dev: {branch: main}", "dev: {branch: release}"))
+    assert "dev: {branch: main" in github.read_text(), "the github.yaml example changed: update this test"
+    github.write_text(github.read_text().replace("dev: {branch: main", "dev: {branch: release", 1))
     base, head = tmp_path_factory.mktemp("base.out"), tmp_path_factory.mktemp("head.out")
     synthesize(base_repo, base, env="dev")
     synthesize(head_repo, head, env="dev")
