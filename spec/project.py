@@ -15,6 +15,7 @@ from spec.catalog import INSTANCES, SUPPORTED_FAMILY, GpuInstance
 from spec.environment import Endpoint, Environment
 from spec.errors import Invalid, SpecError, SpecErrors
 from spec.fit import gpu_fit
+from spec.github import GitHub, load_github
 from spec.loader import Loaded, load_model
 from spec.pin import ApprovalStatus, Pin
 from spec.serving_env import container_environment
@@ -32,6 +33,7 @@ class Project:
     environments: dict[str, Environment]
     pins: dict[tuple[str, str], Pin]
     pin_files: dict[tuple[str, str], Path] = field(default_factory=dict)
+    github: GitHub | None = None  # github.yaml: who may deploy from GitHub Actions (optional)
 
     def pin_for(self, endpoint: Endpoint) -> Pin:
         return self.pins[(endpoint.model, endpoint.version)]
@@ -68,10 +70,12 @@ def load_project(root: Path, only_env: str | None = None) -> Project:
     env_names = {p.stem for p in env_files}
     for loaded in environments.values():
         errors += _check_environment(loaded, env_names, pins, broken_pins)
+    github, found = load_github(root, env_names, {n: e.value for n, e in environments.items()})
+    errors += found
     if errors:
         raise SpecErrors(errors)
     selected = {n: e.value for n, e in environments.items() if only_env in (None, n)}
-    return Project(root, selected, {k: p.value for k, p in pins.items()}, pin_files)
+    return Project(root, selected, {k: p.value for k, p in pins.items()}, pin_files, github)
 
 
 def _files(directory: Path, pattern: str = "*") -> list[Path]:

@@ -12,6 +12,7 @@ from spec.environment import Strategy
 from spec.project import Project
 from stacks.artifacts_stack import ArtifactsStack
 from stacks.endpoint_stack import EndpointStack
+from stacks.github_deploy_stack import GitHubDeployStack
 
 STACK_PREFIX = "llama"
 # Context set by `promote` for one deployment of one endpoint (never in cdk.json):
@@ -26,6 +27,10 @@ def artifacts_stack_name(env: str) -> str:
 
 def endpoint_stack_name(env: str, endpoint: str) -> str:
     return f"{STACK_PREFIX}-{env}-{endpoint}"
+
+
+def github_deploy_stack_name(env: str) -> str:
+    return f"{STACK_PREFIX}-{env}-github-deploy"  # also the deploy role's name
 
 
 def new_app(root: Path, outdir: str | None = None, context: dict | None = None) -> App:
@@ -59,6 +64,12 @@ def build(app: App, project: Project) -> App:
                 auto_rollback=override.get("auto_rollback", True), env=cdk_env,
                 description=f"SageMaker endpoint {env.endpoint_name(key)} ({endpoint.model} {endpoint.version})")
             stack.add_stack_dependency(artifacts)
+        if project.github is not None and env.name in project.github.environments:
+            name = github_deploy_stack_name(env.name)
+            GitHubDeployStack(app, name, environment=env, github=project.github, env=cdk_env, role_name=name,
+                              own_stacks=f"{STACK_PREFIX}-{env.name}-",
+                              pins=[p for p in project.pins.values() if p.model in models],
+                              description=f"GitHub Actions OIDC deploy role ({env.name})")
     # cdk-nag v3 is a policy-validation plugin: findings fail `cdk synth` and land in
     # cdk.out/policy-validation-report.json.
     Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True, write_suppressions_to_cloud_formation=True))

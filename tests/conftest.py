@@ -36,13 +36,17 @@ def templates(assembly_dir) -> dict[str, dict]:
     return synthesize(ROOT, assembly_dir)
 
 
+def copy_inputs(target: Path) -> Path:
+    """A copy of the repo's inputs (environments + pins + cdk.json) in `target`, to break or change."""
+    for name in ("environments", "model_artifacts"):
+        shutil.copytree(ROOT / name, target / name)
+    shutil.copy(ROOT / "cdk.json", target / "cdk.json")
+    return target
+
+
 @pytest.fixture
 def repo_copy(tmp_path) -> Path:
-    """A copy of the repo's inputs (environments + pins + cdk.json) to break or change."""
-    for name in ("environments", "model_artifacts"):
-        shutil.copytree(ROOT / name, tmp_path / name)
-    shutil.copy(ROOT / "cdk.json", tmp_path / "cdk.json")
-    return tmp_path
+    return copy_inputs(tmp_path)
 
 
 def resources(template: dict, kind: str) -> dict[str, dict]:

@@ -6,12 +6,17 @@ from aws_cdk import RemovalPolicy, aws_iam as iam, aws_kms as kms
 from constructs import Construct
 
 
+def key_alias(environment: str) -> str:
+    """The key's alias: how roles outside the artifacts stack (GitHub deploy) find it without its id."""
+    return f"alias/llama-{environment}"
+
+
 class EnvironmentKey(Construct):
     def __init__(self, scope: Construct, id: str, *, environment: str):
         super().__init__(scope, id)
         self.key = kms.Key(
             self, "Key",
-            alias=f"alias/llama-{environment}",
+            alias=key_alias(environment),
             description=f"Pinned Llama weights, data capture and alarm topics ({environment})",
             enable_key_rotation=True,
             # The weights bucket is retained (Object Lock); its key must outlive the stack too.
