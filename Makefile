@@ -1,5 +1,6 @@
-# Two entry points: `make synth` (set up, validate, synthesize every environment, review summary)
-# and `make test`. Everything installs into ./.venv and ./node_modules; nothing global.
+# Two entry points: `make demo` (set up, then the whole lifecycle on a local AWS emulator:
+# cdk bootstrap + deploy of dev, promote, status, rollback) and `make test`.
+# Everything installs into ./.venv and ./node_modules; nothing global, no AWS account needed.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -8,9 +9,10 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: setup synth test validate snapshot deploy bench clean help
+.PHONY: setup demo synth test validate snapshot deploy bench clean help
 
 help:
+	@echo "make demo       set up, then deploy dev into a local AWS emulator, promote v1->v2, status, rollback"
 	@echo "make synth      set up, validate, synthesize every environment into cdk.out/, print the review summary"
 	@echo "make test       set up and run the tests (cfn-lint, cdk-nag, snapshots, validation)"
 	@echo "make validate   check environment configs and pin manifests"
@@ -33,6 +35,9 @@ setup: $(STAMP)/python $(STAMP)/node
 validate: $(STAMP)/python
 	$(PY) -m scripts validate
 
+demo: setup
+	$(PY) -m localaws.demo
+
 synth: setup
 	$(PY) -m scripts synth $(if $(ENV),--env $(ENV))
 
@@ -51,6 +56,7 @@ bench: setup
 	$(PY) benchmarks/synth_time.py
 	$(PY) benchmarks/hash_throughput.py
 	$(PY) benchmarks/evaluate_throughput.py
+	$(PY) benchmarks/promotion_exit_latency.py
 
 clean:
-	rm -rf cdk.out cdk.out.tmp-* $(STAMP) .pytest_cache
+	rm -rf cdk.out cdk.out.tmp-* $(STAMP) .pytest_cache .demo

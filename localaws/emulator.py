@@ -871,14 +871,16 @@ def _install(emu: AwsEmulator) -> None:
 
     # A resource removed by an update stayed in moto's parsed resources, so adding it back in
     # a later update (autoscaling restored after an instance-type change) created nothing.
-    orig_delete_resource = parsing.ResourceMap._delete_resource
+    orig_map_update = parsing.ResourceMap.update
 
-    def delete_resource(self, parsed_resource, resource_json):
-        orig_delete_resource(self, parsed_resource, resource_json)
-        for logical in [k for k, v in self._parsed_resources.items() if v is parsed_resource]:
-            del self._parsed_resources[logical]
+    def map_update(self, template, *args, **kwargs):
+        removed = set(self._resource_json_map) - set(template.get("Resources", {}))
+        result = orig_map_update(self, template, *args, **kwargs)
+        for logical in removed:
+            self._parsed_resources.pop(logical, None)
+        return result
 
-    patch(parsing.ResourceMap, "_delete_resource", delete_resource)
+    patch(parsing.ResourceMap, "update", map_update)
 
     # AWS::CloudWatch::Alarm (moto's CloudFormation skips it): a real moto alarm
     orig_class_from_type = parsing.resource_class_from_type

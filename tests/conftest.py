@@ -15,12 +15,16 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 
 
-def synthesize(root: Path, outdir: Path, env: str | None = None) -> dict[str, dict]:
-    """Synthesize the app of `root` in-process (cdk.json flags, cdk-nag on) -> {stack: template}."""
+def synthesize(root: Path, outdir: Path, env: str | None = None, overrides: dict | None = None) -> dict[str, dict]:
+    """Synthesize the app of `root` in-process (cdk.json flags, cdk-nag on) -> {stack: template};
+    `overrides` are promote's per-deployment ones ({"<env>/<endpoint>": {...}})."""
     from spec.project import load_project
-    from stacks.environment_app import build, new_app
+    from stacks.environment_app import DEPLOY_OVERRIDES, build, new_app
 
-    app = new_app(ROOT, outdir=str(outdir), context={"env": env} if env else None)
+    context = {"env": env} if env else {}
+    if overrides:
+        context[DEPLOY_OVERRIDES] = overrides
+    app = new_app(ROOT, outdir=str(outdir), context=context or None)
     build(app, load_project(root, only_env=env))
     assembly = app.synth()
     return {s.stack_name: s.template for s in assembly.stacks}
