@@ -47,6 +47,7 @@ class Lab:
         self.workdir, self.env_name, self.account = Path(workdir), env, account
         self.root = self.workdir / "repo"
         self.broken_versions: set[str] = set()  # versions whose answers are nonsense (smoke-test faults)
+        self.assembly: Path | None = None  # the cdk.out deployed by deploy_environment()
         self.say = say
         self.prepare = prepare  # edits the scratch repo before anything is pinned or synthesized
         self.emulator = AwsEmulator(
@@ -122,7 +123,7 @@ class Lab:
         t = time.monotonic()
         self.cdk("bootstrap", f"aws://{self.account}/{env.region}")
         self.say(f"cdk bootstrap aws://{self.account}/{env.region} ({time.monotonic() - t:.0f} s)")
-        assembly = synthesize(self.root, self.env_name, {}, self.workdir)
+        assembly = self.assembly = synthesize(self.root, self.env_name, {}, self.workdir)
         artifacts = f"llama-{self.env_name}-artifacts"
         t = time.monotonic()
         self.cdk("deploy", "--app", str(assembly), artifacts, "--require-approval", "never")

@@ -38,6 +38,8 @@ def _aws(lab, monkeypatch):
     yield
     lab.emulator.throttle(0)
     lab.emulator.stick_updates(None, stuck=False)
+    # promote never changes the registry: approval is `approve`'s job
+    assert {v: _package(lab, v)["ModelApprovalStatus"] for v in ("v1", "v2")} == {"v1": "Approved", "v2": "Approved"}
 
 
 def last(lab, key):
@@ -45,20 +47,43 @@ def last(lab, key):
 
 
 def test_deployed_resources_are_the_synthesized_ones(lab):
+    """What the CDK CLI deployed is what was synthesized, read back from the services (moto's
+    CloudFormation alone reports CREATE_COMPLETE for types it does not create)."""
     emu = lab.emulator
+    template = json.loads((lab.assembly / "llama-dev-ok.template.json").read_text())
     sagemaker, cloudwatch = emu.client("sagemaker"), emu.client("cloudwatch")
+
+    def of_type(kind):
+        return [r["Properties"] for r in template["Resources"].values() if r["Type"] == kind]
+
+    synthesized_alarms = {a["AlarmName"]: a for a in of_type("AWS::CloudWatch::Alarm")}
+    deployed_alarms = {a["AlarmName"]: a for a in cloudwatch.describe_alarms(AlarmNamePrefix="dev-ok-")["MetricAlarms"]}
+    assert set(deployed_alarms) == set(synthesized_alarms) and len(deployed_alarms) >= 5
+    for name, alarm in synthesized_alarms.items():
+        assert (deployed_alarms[name]["Threshold"], deployed_alarms[name]["ComparisonOperator"]) == \
+            (alarm["Threshold"], alarm["ComparisonOperator"]), name
+
     endpoint = sagemaker.describe_endpoint(EndpointName="dev-ok")
     config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
-    variant = config["ProductionVariants"][0]
-    assert (variant["VariantName"], variant["InstanceType"], variant["InitialInstanceCount"]) == \
-        ("primary", "ml.g5.xlarge", 2)
-    alarms = {a["AlarmName"] for a in cloudwatch.describe_alarms(AlarmNamePrefix="dev-ok-")["MetricAlarms"]}
-    assert {"dev-ok-5xx", "dev-ok-latency-p99"} <= alarms
-    targets = emu.client("application-autoscaling").describe_scalable_targets(
+    variant, synthesized_variant = config["ProductionVariants"][0], of_type("AWS::SageMaker::EndpointConfig")[0]["ProductionVariants"][0]
+    for key in ("VariantName", "InstanceType", "InitialInstanceCount"):
+        assert variant[key] == synthesized_variant[key], key
+    rollback = {a["AlarmName"] for a in endpoint["LastDeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]}
+    assert rollback and rollback <= set(deployed_alarms)
+
+    target = of_type("AWS::ApplicationAutoScaling::ScalableTarget")[0]
+    deployed = emu.client("application-autoscaling").describe_scalable_targets(
         ServiceNamespace="sagemaker", ResourceIds=["endpoint/dev-ok/variant/primary"])["ScalableTargets"]
-    assert [(t["MinCapacity"], t["MaxCapacity"]) for t in targets] == [(2, 4)]
-    packages = sagemaker.list_model_packages(ModelPackageGroupName="dev-llama-3-2-3b-instruct")
-    assert len(packages["ModelPackageSummaryList"]) == 2  # v1 and v2, both pinned
+    assert [(t["MinCapacity"], t["MaxCapacity"]) for t in deployed] == [(target["MinCapacity"], target["MaxCapacity"])]
+    policies = emu.client("application-autoscaling").describe_scaling_policies(
+        ServiceNamespace="sagemaker", ResourceId="endpoint/dev-ok/variant/primary")["ScalingPolicies"]
+    assert len(policies) == len(of_type("AWS::ApplicationAutoScaling::ScalingPolicy")) == 1
+
+    artifacts = json.loads((lab.assembly / "llama-dev-artifacts.template.json").read_text())
+    pinned = {r["Properties"]["CustomerMetadataProperties"]["pin-version"]
+              for r in artifacts["Resources"].values() if r["Type"] == "AWS::SageMaker::ModelPackage"
+              and r["Properties"]["ModelPackageGroupName"] == "dev-llama-3-2-3b-instruct"}
+    assert {_package(lab, v)["CustomerMetadataProperties"]["pin-version"] for v in pinned} == pinned == {"v1", "v2"}
     s3 = emu.client("s3")
     bucket = "llama-weights-dev-111111111111-us-east-1"
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"

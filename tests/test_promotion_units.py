@@ -218,3 +218,29 @@ def test_deploy_overrides_change_only_that_endpoint(tmp_path):
     endpoint = next(r for r in changed["Resources"].values() if r["Type"] == "AWS::SageMaker::Endpoint")
     assert "AutoRollbackConfiguration" not in endpoint["Properties"]["DeploymentConfig"]
     assert "AWS::ApplicationAutoScaling::ScalableTarget" in {r["Type"] for r in other["Resources"].values()}
+
+
+# ----- flags are refused before any AWS call (no AWS here: a call would fail with exit 3)
+@pytest.mark.parametrize("args, message", [
+    (["--env", "nope", "--endpoint", "intent-3b", "--version", "v2"], "--env: no environment named 'nope'"),
+    (["--env", "dev", "--endpoint", "nope", "--version", "v2"], "--endpoint: no endpoint of environments/dev.yaml"),
+    (["--env", "dev", "--endpoint", "intent-3b", "--version", "v9"], "--version: llama-3-2-3b-instruct v9 is not pinned"),
+    (["--env", "dev", "--endpoint", "intent-3b", "--version", "v2", "--strategy", "canary"],
+     "--strategy: canary does not fit environments/dev.yaml endpoints.intent-3b"),
+])
+def test_bad_flags_are_one_line_and_exit_2(args, message, monkeypatch):
+    from cli_helpers import run_cli
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens: a call would be exit 3
+    result = run_cli("promote", *args)
+    assert result.code == 2, result.err
+    assert len(result.errors) == 1 and message in result.errors[0]
+    assert "Traceback" not in result.err
+
+
+def test_watch_on_a_terminal_prints_each_change(capsys):
+    clock = iter(range(0, 10_000))
+    watch(Script([state("Updating", "v1", "v2", stage="Baking: canary"), state("InService", "v2")]), "dev-e", "v2",
+          Proc(0), 60, 1.0, Output(json_mode=False), clock=lambda: float(next(clock)), sleep=lambda s: None)
+    out = capsys.readouterr().out
+    assert "Updating · live v1 · → v2 · Baking: canary" in out and "InService · live v2" in out

@@ -62,6 +62,9 @@ class Promotion:
         self.name = self.env.endpoint_name(self.key)
         self.stack = f"llama-{self.env.name}-{self.key}"
         self.config_path, self.config_shown = _config_file(root, self.env.name)
+        if request.version is not None:
+            self._pin(request.version)
+        self.strategy = self._strategy()  # flags are checked before any AWS call
         from scripts.lib.aws import client
 
         region = self.env.region
@@ -99,12 +102,8 @@ class Promotion:
         state = self.inspector.endpoint(self.name)
         live_version = state.live.version if state.live else None
         target = req.version or self._previous(live_version)
-        pin = self.project.pins.get((self.endpoint.model, target))
-        if pin is None:
-            known = ", ".join(self.project.versions_of(self.endpoint.model)) or "none"
-            raise UserError(f"--version: {self.endpoint.model} {target} is not pinned (model_artifacts/"
-                            f"{self.endpoint.model}/{target}.yaml); fix: use one of: {known}")
-        strategy = self._strategy()
+        pin = self._pin(target)
+        strategy = self.strategy
         adopting = bool(state.status == "Updating" and state.pending and state.pending.version == target)
         out.event("plan", f"{req.kind} {self.name}: {live_version or '?'} → {target} ({strategy or self.endpoint.deployment.strategy.value})"
                   + (" [dry run]" if req.dry_run else ""), endpoint=self.name, kind=req.kind,
@@ -156,6 +155,15 @@ class Promotion:
             raise UserError(f"--to: no promotion of {self.env.name}/{self.key} to {live_version} in "
                             f"{history.HISTORY}; fix: name the version with --to V")
         return previous
+
+    def _pin(self, version: str):
+        pin = self.project.pins.get((self.endpoint.model, version))
+        if pin is None:
+            flag = "--version" if self.request.kind == "promote" else "--to"
+            known = ", ".join(self.project.versions_of(self.endpoint.model)) or "none"
+            raise UserError(f"{flag}: {self.endpoint.model} {version} is not pinned (model_artifacts/"
+                            f"{self.endpoint.model}/{version}.yaml); fix: use one of: {known}")
+        return pin
 
     def _strategy(self) -> str | None:
         chosen = self.request.strategy or ("all-at-once" if self.request.kind == "rollback" else None)
