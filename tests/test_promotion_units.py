@@ -76,6 +76,9 @@ def test_previous_version_is_the_from_of_the_last_successful_change_to_what_is_l
     assert history.previous_version(records, "prod", "intent-3b", "v3") == "v2"
     assert history.previous_version(records, "prod", "intent-3b", "v2") == "v1"
     assert history.previous_version(records, "prod", "intent-3b", "v1") is None
+    # after a rollback v3 -> v2, the next rollback goes to v1, not forward to v3
+    history.append(tmp_path, record(from_version="v3", to_version="v2", kind="rollback"))
+    assert history.previous_version(history.read(tmp_path), "prod", "intent-3b", "v2") == "v1"
 
 
 def test_history_lines_are_whole_json_and_a_broken_line_is_skipped(tmp_path):
@@ -244,3 +247,30 @@ def test_watch_on_a_terminal_prints_each_change(capsys):
           Proc(0), 60, 1.0, Output(json_mode=False), clock=lambda: float(next(clock)), sleep=lambda s: None)
     out = capsys.readouterr().out
     assert "Updating · live v1 · → v2 · Baking: canary" in out and "InService · live v2" in out
+
+
+def test_evaluation_gate_checks_the_approved_report_against_this_endpoints_thresholds(project, tmp_path):
+    import hashlib
+
+    prod = project.environments["prod"]
+    endpoint = prod.endpoints["intent-3b"]
+    pin = project.pin_for(endpoint)
+
+    def gate_for(accuracy: float, tamper: bool = False):
+        report = {"report_version": 1, "kind": "intent-evaluation", "model": pin.model, "version": pin.version,
+                  "manifest_sha256": pin.manifest_sha256, "environment": "prod", "endpoint": "intent-3b",
+                  "partial": False, "metrics": {"accuracy": accuracy, "invalid_rate": 0.0, "examples": 100},
+                  "latency_ms": {"p95": 800}, "thresholds": {}, "dataset": {"path": "d.jsonl"},
+                  "baseline": {"model": "gpt-4o-mini", "metrics": {"accuracy": 0.94}}}
+        raw = json.dumps(report).encode()
+        (tmp_path / "reports").mkdir(exist_ok=True)
+        (tmp_path / "reports" / "r.json").write_bytes(raw + (b" " if tamper else b""))
+        evidence = f"reports/r.json (sha256 {hashlib.sha256(raw).hexdigest()}): prod/intent-3b"
+        approved = pin.model_copy(update={"approval": pin.approval.model_copy(update={"evidence": evidence})})
+        return gates.evaluation_evidence(tmp_path, prod, "intent-3b", endpoint, approved)
+
+    assert gate_for(0.95).result == gates.PASS
+    low = gate_for(0.80)
+    assert low.result == gates.FAIL and "accuracy" in low.detail
+    changed = gate_for(0.95, tamper=True)
+    assert changed.result == gates.FAIL and "changed since the approval" in changed.detail

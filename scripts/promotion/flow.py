@@ -321,7 +321,8 @@ class Promotion:
         assert self.record is not None
         self.record.outcome, self.record.exit_code, self.record.reason = outcome, int(code), reason
         self.record.config_restored_to = restored
-        message = f"{self.request.kind} {self.name} → {self.record.to_version}: {outcome}: {reason}"
+        message = f"{self.request.kind} {self.name} → {self.record.to_version}: " \
+                  f"{'done' if code == Exit.OK else outcome}: {reason}"
         self.out.event("result", message, outcome=outcome, exit_code=int(code), endpoint=self.name,
                        from_version=self.record.from_version, to_version=self.record.to_version)
         if code != Exit.OK:

@@ -95,6 +95,11 @@ def evaluation_evidence(root: Path, env: Environment, key: str, endpoint: Endpoi
         evidence = load_report(path, match.group(1))
     except UserError as exc:
         return Gate("evaluation", FAIL, str(exc).split("; fix: ")[0], "rerun evaluate and approve")
+    recorded = re.search(r"\(sha256 ([0-9a-f]{64})\)", pin.approval.evidence or "")
+    if recorded and recorded.group(1) != evidence.sha256:
+        return Gate("evaluation", FAIL, f"{match.group(1)} changed since the approval (sha256 "
+                                        f"{evidence.sha256[:12]}…, approved {recorded.group(1)[:12]}…)",
+                    "restore the approved report, or evaluate and approve again")
     problems = refusals(evidence, pin, pin.version, endpoint.evaluation.thresholds, f"{env.name}/{key}", False)
     if problems:
         return Gate("evaluation", FAIL, "; ".join(p.problem for p in problems)[:300],

@@ -91,9 +91,11 @@ def read(root: Path) -> list[dict[str, Any]]:
 
 
 def previous_version(records: list[dict], env: str, endpoint: str, live: str | None) -> str | None:
-    """The version that was live before `live`: the `from` of the last successful change to it."""
+    """The version that was live before `live`: the `from` of the last successful promotion to it.
+    Rollbacks are passed over, so a second rollback goes further back, never forward again."""
     for record in reversed(records):
         if record.get("env") == env and record.get("endpoint") == endpoint and record.get("outcome") == "promoted" \
+                and record.get("kind") == "promote" \
                 and record.get("to_version") == live and record.get("from_version") not in (None, live):
             return record["from_version"]
     return None
