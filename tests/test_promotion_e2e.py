@@ -305,3 +305,13 @@ def test_dry_run_shows_the_diff_and_changes_nothing(lab):
     assert (lab.root / "environments" / "dev.yaml").read_text() == before
     assert len(history_of(lab, "dry")) == records
     assert live_version(lab, "dry") == "v1"
+
+
+def test_status_of_every_environment_says_which_account_it_cannot_see(lab):
+    from cli_helpers import run_cli
+
+    result = run_cli("status", "--json")
+    assert result.code == 1  # staging and prod are other accounts
+    rows = {r["endpoint"]: r for r in result.result()["endpoints"]}
+    assert rows["dev-dry"]["error"] == "" and rows["dev-dry"]["deployed_version"] == "v1"
+    assert "credentials are for account 111111111111, staging is 222222222222" in rows["staging-intent-3b"]["error"]

@@ -46,6 +46,7 @@ def endpoint_rows(root: Path, project: Project, env: Environment) -> list[Status
     inspector = Inspector(sagemaker, client("cloudwatch", env.region))
     records = history.read(root)
     rows = []
+    account = _caller_account(env)
     for key, endpoint in env.endpoints.items():
         name = env.endpoint_name(key)
         pin = project.pin_for(endpoint)
@@ -55,6 +56,10 @@ def endpoint_rows(root: Path, project: Project, env: Environment) -> list[Status
         if last:
             r = last[-1]
             row.last_promotion = f"{r.get('finished_at')} {r.get('kind')} {r.get('from_version')}→{r.get('to_version')} {r.get('outcome')}"
+        if account != env.account:  # another account's answer would read as "not deployed"
+            row.error = f"credentials are for account {account}, {env.name} is {env.account}"
+            rows.append(row)
+            continue
         try:
             state = inspector.endpoint(name)
             if not state.exists:
@@ -82,3 +87,12 @@ def endpoint_rows(root: Path, project: Project, env: Environment) -> list[Status
             row.error = describe_error(exc)
         rows.append(row)
     return rows
+
+
+def _caller_account(env: Environment) -> str:
+    try:
+        return client("sts", env.region).get_caller_identity()["Account"]
+    except Exception as exc:  # no credentials: every row says so
+        if not type(exc).__module__.startswith("botocore"):
+            raise
+        return f"unknown ({describe_error(exc)})"
