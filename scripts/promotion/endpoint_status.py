@@ -55,7 +55,8 @@ def endpoint_rows(root: Path, project: Project, env: Environment) -> list[Status
                 and r.get("outcome") != "started"]
         if last:
             r = last[-1]
-            row.last_promotion = f"{r.get('finished_at')} {r.get('kind')} {r.get('from_version')}→{r.get('to_version')} {r.get('outcome')}"
+            row.last_promotion = (f"{r.get('kind')} {r.get('from_version')}→{r.get('to_version')} {r.get('outcome')} "
+                                  f"({str(r.get('finished_at'))[:16]}Z)")
         if account != env.account:  # another account's answer would read as "not deployed"
             row.error = f"credentials are for account {account}, {env.name} is {env.account}"
             rows.append(row)
