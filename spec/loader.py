@@ -114,7 +114,7 @@ def _to_spec_error(model: type[BaseModel], data: Any, display: str, err: dict) -
     loc = tuple(err["loc"])
     cause = (err.get("ctx") or {}).get("error")
     if isinstance(cause, Invalid) and cause.field:
-        loc += tuple(cause.field.split("."))
+        loc += tuple(int(part) if part.isdigit() else part for part in cause.field.split("."))
     field = ".".join(str(p) for p in loc)
     line = _line_of(data, loc)
     if isinstance(cause, Invalid):
@@ -140,7 +140,8 @@ def _line_of(data: Any, loc: tuple) -> int | None:
     for part in loc:
         lc = getattr(node, "lc", None)
         try:
-            if isinstance(node, dict) and part in node:
+            if isinstance(node, dict) and (part in node or str(part) in node):
+                part = part if part in node else str(part)  # an all-digit key split from a dotted field
                 line = lc.key(part)[0] + 1 if lc else line
                 node = node[part]
             elif isinstance(node, list) and isinstance(part, int) and part < len(node):

@@ -875,3 +875,18 @@ def test_seal_ignores_the_approval_record():
     data["description"] = "another description"
     assert seal(data).manifest_sha256 == stored
     assert isinstance(seal(data), Pin)
+
+
+# --- smoke_test ----------------------------------------------------------------------------------
+
+
+def test_smoke_test_expect_must_be_a_label(tree):
+    tree.replace(STAGING, "expect: cancel_order}", "expect: cancel_my_order}")
+    error = one(tree.errors(), STAGING, "endpoints.intent-3b.smoke_test.1.expect", "not one of the evaluation labels")
+    assert error.line == line_of(tree.text(STAGING), "cancel_my_order")
+
+
+def test_smoke_test_needs_the_evaluation_block(tree):
+    with tree.yaml(STAGING) as doc:
+        del tree.endpoint(doc)["evaluation"]
+    one(tree.errors(), STAGING, "endpoints.intent-3b.smoke_test", "needs the evaluation block")
