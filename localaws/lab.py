@@ -103,7 +103,9 @@ class Lab:
         return self._exec([str(cli), *args, "--no-notices"], True, True, timeout)
 
     def _exec(self, args: list[str], check: bool, capture: bool, timeout: float) -> subprocess.CompletedProcess:
-        result = subprocess.run(args, cwd=REPO, env=self.environ(), text=True, timeout=timeout,
+        # cwd: the lab's own directory. In the checkout, the CLI would read its cdk.json and lock
+        # its cdk.out, and a concurrent `make synth` or test run would refuse to start.
+        result = subprocess.run(args, cwd=self.workdir, env=self.environ(), text=True, timeout=timeout,
                                 capture_output=capture, stdin=subprocess.DEVNULL)
         if check and result.returncode != 0:
             detail = ((result.stdout or "") + (result.stderr or ""))[-2000:] if capture else ""

@@ -99,6 +99,7 @@ def test_promote_then_status_then_rollback(lab):
     assert (record["outcome"], record["from_version"], record["to_version"], record["exit_code"]) == \
         ("promoted", "v1", "v2", 0)
     assert "Updating" in record["stages"] and record["durations_s"]["total"] > 0
+    assert result.result() == record  # the last JSON line is the record CI commits
     events = [e for e in result.json_lines() if e.get("event") == "deployment"]
     assert any("Baking" in (e.get("stage") or "") and e["new_fleet_traffic"] == 0.5 for e in events), \
         "the canary stage (50% of traffic) was reported"
@@ -131,6 +132,7 @@ def test_alarm_during_canary_rolls_back_and_restores_config(lab):
     result = promote("--env", "dev", "--endpoint", "alarm", "--version", "v2")
     assert result.code == 5, result.err
     assert "rolled back" in result.errors[0] and "dev-alarm-5xx" in result.errors[0]
+    assert (result.result()["outcome"], result.result()["exit_code"]) == ("rolled-back", 5)
     assert (config_version(lab, "alarm"), live_version(lab, "alarm")) == ("v1", "v1")
     record = last(lab, "alarm")
     assert (record["outcome"], record["config_restored_to"]) == ("rolled-back", "v1")

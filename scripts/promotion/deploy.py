@@ -71,8 +71,10 @@ def start_deploy(assembly: Path, stack: str, log: Path) -> subprocess.Popen:
             "--require-approval", "never", "--progress", "events", "--no-notices"]
     handle = log.open("w")
     try:
-        return subprocess.Popen(args, cwd=ROOT, env=cdk_environ(), stdout=handle, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        # cwd: the private assembly's directory, not the checkout: the CLI would read the
+        # checkout's cdk.json and lock its cdk.out against a concurrent `make synth`.
+        return subprocess.Popen(args, cwd=assembly.parent, env=cdk_environ(), stdout=handle,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     finally:
         handle.close()
 
@@ -81,7 +83,7 @@ def diff(assembly: Path, stack: str) -> tuple[int, str]:
     """`cdk diff` of one stack against what CloudFormation has (exit 0 no change, 1 changes)."""
     args = [str(cdk_cli()), "diff", "--app", str(assembly), stack, "--exclusively", "--no-notices",
             "--fail"]
-    result = subprocess.run(args, cwd=ROOT, env=cdk_environ(), capture_output=True, text=True)
+    result = subprocess.run(args, cwd=assembly.parent, env=cdk_environ(), capture_output=True, text=True)
     return result.returncode, (result.stdout + result.stderr)
 
 

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -86,15 +86,14 @@ class Promotion:
                     strategy=self.request.strategy or self.endpoint.deployment.strategy.value, outcome="refused",
                     exit_code=int(busy.exit_code), reason=str(busy), finished_at=history.now_iso()))
             raise
-        started = time.monotonic()
+        self.started = time.monotonic()
         try:
             return self._run()
         finally:
             lock.close()
-            self.durations["total"] = round(time.monotonic() - started, 2)
             if self.record is not None and self.record.outcome != "started":
-                self.record.durations_s = self.durations
-                self.record.finished_at = history.now_iso()
+                if self.record.finished_at is None:  # interrupted or failed outside _finish
+                    self._close_record()
                 history.append(self.root, self.record)
 
     def _run(self) -> int:
@@ -317,10 +316,17 @@ class Promotion:
             self.out.event("config", f"{self.config_shown}: endpoints.{self.key}.version is {version} (live)")
         return version
 
+    def _close_record(self) -> None:
+        self.durations["total"] = round(time.monotonic() - self.started, 2)
+        self.record.durations_s = self.durations
+        self.record.finished_at = history.now_iso()
+
     def _finish(self, outcome: str, code: Exit, reason: str, restored: str | None = None) -> int:
         assert self.record is not None
         self.record.outcome, self.record.exit_code, self.record.reason = outcome, int(code), reason
         self.record.config_restored_to = restored
+        self._close_record()
+        self.out.result(asdict(self.record))  # the last JSON line: what CI reads
         message = f"{self.request.kind} {self.name} → {self.record.to_version}: " \
                   f"{'done' if code == Exit.OK else outcome}: {reason}"
         self.out.event("result", message, outcome=outcome, exit_code=int(code), endpoint=self.name,
