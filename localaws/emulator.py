@@ -414,7 +414,7 @@ class AwsEmulator:
             backend = _backend(self)
             model = backend._models.get(sim.variants[0].get("ModelName"))
             name = (model.primary_container or {}).get("ModelPackageName") if model else None
-            package = backend.model_packages.get(backend.model_package_name_mapping.get(name, name)) if name else None
+            package = _package(backend, name) if name else None
             return ((package.customer_metadata_properties or {}).get("pin-version")) if package else None
 
     def _invoke(self, endpoint_name: str, payload: dict) -> dict:
@@ -554,7 +554,7 @@ class AwsEmulator:
             specified, digest = container.get("Image"), None
             package_name = container.get("ModelPackageName")
             if package_name:
-                package = backend.model_packages.get(backend.model_package_name_mapping.get(package_name, package_name))
+                package = _package(backend, package_name)
                 if package is None:  # a missing package leaves no image, as a failed pull would
                     continue
                 spec = (package.inference_specification or {}).get("Containers", [{}])[0]
@@ -602,6 +602,11 @@ def _backend(emu: AwsEmulator):
     from moto.sagemaker.models import sagemaker_backends
 
     return sagemaker_backends[emu.account_id][emu.region]
+
+
+def _package(backend, name: str):
+    """A model package by versioned ARN or name, as a Model's ModelPackageName gives it."""
+    return backend.model_packages.get(backend.model_package_name_mapping.get(name, name))
 
 
 def _cloudwatch(emu: AwsEmulator):

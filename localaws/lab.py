@@ -48,6 +48,7 @@ class Lab:
         self.root = self.workdir / "repo"
         self.broken_versions: set[str] = set()  # versions whose answers are nonsense (smoke-test faults)
         self.assembly: Path | None = None  # the cdk.out deployed by deploy_environment()
+        self._answers: dict[str, str] | None = None
         self.say = say
         self.prepare = prepare  # edits the scratch repo before anything is pinned or synthesized
         self.emulator = AwsEmulator(
@@ -164,6 +165,12 @@ class Lab:
         return {"generated_text": "speak_to_agent"}
 
     def _smoke_answers(self) -> dict[str, str]:
+        # Read once: InvokeEndpoint calls this per request, and the smoke texts never change in a lab.
+        if self._answers is None:
+            self._answers = self._read_smoke_answers()
+        return self._answers
+
+    def _read_smoke_answers(self) -> dict[str, str]:
         from spec.project import load_project
 
         answers = {}

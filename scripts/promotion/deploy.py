@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts.lib.errors import CheckFailed, UserError
+from scripts.lib.errors import CheckFailed
 from scripts.lib.repo import ROOT
 
 
@@ -53,10 +53,10 @@ def synthesize(root: Path, env: str, overrides: dict[str, Override], workdir: Pa
 
 
 def cdk_cli() -> Path:
-    cli = ROOT / "node_modules" / ".bin" / "cdk"
-    if not cli.exists():
-        raise UserError("node_modules/.bin/cdk: the pinned CDK CLI is not installed; fix: run `make setup` (npm ci)")
-    return cli
+    """The pinned CLI of this checkout (PINNED_LLAMA_ROOT may point at a copy without node_modules)."""
+    from scripts.commands.synth import cdk_cli as checkout_cli
+
+    return checkout_cli(ROOT)
 
 
 def cdk_environ() -> dict[str, str]:

@@ -23,11 +23,11 @@ from scripts.lib.output import Output
 from scripts.promotion import checks, config_edit, deploy, gates, history
 from scripts.promotion.gates import FAIL, Gate
 from scripts.promotion.live import EndpointState, Inspector
-from scripts.promotion.watch import PROMOTED, ROLLED_BACK, TIMED_OUT, Outcome, watch
+from scripts.promotion.watch import DEPLOY_FAILED, PROMOTED, ROLLED_BACK, TIMED_OUT, Outcome, watch
 from spec.environment import Strategy
-from spec.project import ENVIRONMENTS_DIR, Project, load_project
+from spec.project import ENVIRONMENTS_DIR, SUFFIXES, Project, load_project
 
-OUTCOME_EXIT = {PROMOTED: Exit.OK, ROLLED_BACK: Exit.ROLLED_BACK, "deploy-failed": Exit.DEPLOY_FAILED,
+OUTCOME_EXIT = {PROMOTED: Exit.OK, ROLLED_BACK: Exit.ROLLED_BACK, DEPLOY_FAILED: Exit.DEPLOY_FAILED,
                 TIMED_OUT: Exit.TIMED_OUT}
 
 
@@ -122,7 +122,7 @@ class Promotion:
             return self._finish("refused", Exit.GATE_REFUSED, "; ".join(f"{g.name}: {g.detail}" for g in failed))
         if state.status == "InService" and live_version == target and not self._instance_change(state):
             self._set_config(target)
-            return self._after_live(target, pin, live_version, strategy, already=True)
+            return self._after_live(target, pin, live_version, already=True)
 
         history.append(self.root, self.record)  # "started": a killed run still leaves a trace
         self._set_config(target)
@@ -144,7 +144,7 @@ class Promotion:
         if outcome.kind != PROMOTED:
             restored = self._restore_config()
             return self._finish(outcome.kind, OUTCOME_EXIT[outcome.kind], outcome.reason, restored)
-        return self._after_live(target, pin, live_version, strategy, already=False)
+        return self._after_live(target, pin, live_version, already=False)
 
     # ----- pieces
     def _previous(self, live_version: str | None) -> str:
@@ -220,23 +220,26 @@ class Promotion:
                            "an autoscaled variant: deploying in 3 phases", phases=[p[0] for p in phases])
         outcome = None
         for label, override in phases:
-            with tempfile.TemporaryDirectory(prefix="promote-") as workdir:
-                t = time.monotonic()
-                self.out.event("synth", f"{label}: synthesizing {self.env.name}", phase=label)
-                assembly = deploy.synthesize(self.root, self.env.name, {f"{self.env.name}/{self.key}": override},
-                                             Path(workdir))
-                self.durations["synth"] = round(self.durations.get("synth", 0) + time.monotonic() - t, 2)
-                log = Path(workdir) / "cdk-deploy.log"
-                self.out.event("deploy", f"{label}: cdk deploy {self.stack}", phase=label, stack=self.stack)
-                proc = deploy.start_deploy(assembly, self.stack, log)
-                phase_target = override.version or target
-                outcome = self._watch(phase_target, proc, log)
-                if outcome.kind != PROMOTED:
-                    if log.exists() and outcome.cli_exit:
-                        self.out.err.print(deploy.tail(log))
-                    return outcome
+            outcome = self._deploy(label, override, override.version or target)
+            if outcome.kind != PROMOTED:
+                return outcome
         assert outcome is not None
         return outcome
+
+    def _deploy(self, label: str, override: deploy.Override, target: str) -> Outcome:
+        """Synthesize with `override`, cdk deploy the endpoint stack, watch it to the end."""
+        with tempfile.TemporaryDirectory(prefix="promote-") as workdir:
+            t = time.monotonic()
+            self.out.event("synth", f"{label}: synthesizing {self.env.name}", phase=label)
+            assembly = deploy.synthesize(self.root, self.env.name, {f"{self.env.name}/{self.key}": override},
+                                         Path(workdir))
+            self.durations["synth"] = round(self.durations.get("synth", 0) + time.monotonic() - t, 2)
+            log = Path(workdir) / "cdk-deploy.log"
+            self.out.event("deploy", f"{label}: cdk deploy {self.stack}", phase=label, stack=self.stack)
+            outcome = self._watch(target, deploy.start_deploy(assembly, self.stack, log), log)
+            if outcome.kind != PROMOTED and outcome.cli_exit:
+                self.out.err.print(deploy.tail(log))
+            return outcome
 
     def _watch(self, target: str, proc, log: Path | None) -> Outcome:
         t = time.monotonic()
@@ -251,7 +254,7 @@ class Promotion:
             self.record.stages += outcome.statuses
         return outcome
 
-    def _after_live(self, target: str, pin, from_version: str | None, strategy: str | None, already: bool) -> int:
+    def _after_live(self, target: str, pin, from_version: str | None, already: bool) -> int:
         t = time.monotonic()
         state = self.inspector.endpoint(self.name)
         problems = checks.live_problems(state, pin, self.env)
@@ -269,18 +272,11 @@ class Promotion:
             return self._finish("smoke-failed", Exit.SMOKE_FAILED, "; ".join(problems))
         self.out.event("rollback", f"rolling {self.name} back to {from_version} (all-at-once)")
         self._set_config(from_version)
-        outcome = self._redeploy(from_version)
+        outcome = self._deploy(f"roll back to {from_version}",
+                               deploy.Override(strategy="all-at-once", auto_rollback=False), from_version)
         restored = self._restore_config()
         reason = "; ".join(problems) + f"; rolled back to {from_version}: {outcome.reason}"
         return self._finish("smoke-failed", Exit.SMOKE_FAILED, reason, restored)
-
-    def _redeploy(self, version: str) -> Outcome:
-        override = deploy.Override(strategy="all-at-once", auto_rollback=False)
-        with tempfile.TemporaryDirectory(prefix="promote-") as workdir:
-            assembly = deploy.synthesize(self.root, self.env.name, {f"{self.env.name}/{self.key}": override},
-                                         Path(workdir))
-            log = Path(workdir) / "cdk-deploy.log"
-            return self._watch(version, deploy.start_deploy(assembly, self.stack, log), log)
 
     def _dry_run(self, target: str, strategy: str | None, failed: list[Gate]) -> int:
         with tempfile.TemporaryDirectory(prefix="promote-dry-") as workdir:
@@ -359,7 +355,7 @@ def _lookup(mapping: dict, key: str, flag: str, what: str):
 
 
 def _config_file(root: Path, env: str) -> tuple[Path, str]:
-    for suffix in (".yaml", ".yml", ".json"):
+    for suffix in SUFFIXES:
         path = root / ENVIRONMENTS_DIR / f"{env}{suffix}"
         if path.is_file():
             return path, f"{ENVIRONMENTS_DIR}/{path.name}"

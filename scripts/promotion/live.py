@@ -8,7 +8,7 @@ models and packages are immutable, so each is described once per command.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from spec.environment import VARIANT_NAME
@@ -45,9 +45,6 @@ class EndpointState:
     @property
     def busy(self) -> bool:
         return self.status in BUSY
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class Inspector:

@@ -29,8 +29,6 @@ class Outcome:
     live: Deployed | None
     statuses: list[str] = field(default_factory=list)
     cli_exit: int | None = None
-    seconds: float = 0.0
-    settled_at: float | None = None  # monotonic time the endpoint was first seen settled (benchmarks)
 
 
 def watch(inspector: Inspector, endpoint: str, target: str, proc: subprocess.Popen | None, timeout_s: float,
@@ -38,7 +36,6 @@ def watch(inspector: Inspector, endpoint: str, target: str, proc: subprocess.Pop
     started = clock()
     seen: list[str] = []
     last_line = None
-    settled_at = None
     live_status = None if out.json else out.console.status("waiting for the deployment…", spinner="dots")
     with live_status or nullcontext():
         while True:
@@ -59,20 +56,13 @@ def watch(inspector: Inspector, endpoint: str, target: str, proc: subprocess.Pop
                               new_fleet_traffic=state.green_percent, alarms_firing=alarms,
                               live_version=state.live.version if state.live else None,
                               pending_version=state.pending.version if state.pending else None, elapsed_s=elapsed)
-            settled = state.exists and not state.busy
-            if settled and settled_at is None:
-                settled_at = clock()
-            elif not settled:
-                settled_at = None
-            if rc is not None and settled:
-                outcome = _decide(state, target, rc, seen, cli_log_tail)
-                outcome.seconds, outcome.settled_at = clock() - started, settled_at
-                return outcome
+            if rc is not None and state.exists and not state.busy:
+                return _decide(state, target, rc, seen, cli_log_tail)
             if clock() - started > timeout_s:  # the caller stops the CLI (CloudFormation goes on)
                 return Outcome(TIMED_OUT, f"still {state.status} after {timeout_s:g} s"
                                + (f" ({state.stage})" if state.stage else "")
                                + "; the deployment goes on in AWS: see `status`, rerun promote to follow it",
-                               state.live, seen, rc, clock() - started)
+                               state.live, seen, rc)
             sleep(poll_s)
 
 
