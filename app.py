@@ -8,8 +8,8 @@ before any construct exists: one line per problem, exit 2, no template.
 import sys
 from pathlib import Path
 
-from spec.errors import SpecErrors
-from spec.project import load_project
+from config.errors import SpecErrors
+from config.project import load_project
 from stacks.environment_app import build, new_app
 
 ROOT = Path(__file__).absolute().parent  # not resolve(): a symlinked app.py serves its own repo

@@ -73,7 +73,7 @@ def run_evaluate(url: str, dataset: Path, concurrency: int, out: Path) -> dict:
 def run_sequential(url: str, n: int) -> float:
     from scripts.evaluation.answers import llama3_chat
     from scripts.evaluation.clients import SageMakerEndpoint
-    from spec.pin import Framework
+    from config.pin import Framework
 
     invoke = SageMakerEndpoint("dev-intent-3b", "us-east-1", Framework.DJL_LMI, 12, 1, url)
     prompt = "You route customer-support messages.\nMessage: Where is my order?\nIntent:"
@@ -89,7 +89,7 @@ def client_cpu_ms(url: str, n: int, concurrency: int) -> float:
     """CPU time of this process per request while the runner alone sends n requests (no config, no report)."""
     from scripts.evaluation.clients import SageMakerEndpoint
     from scripts.evaluation.runner import run_calls
-    from spec.pin import Framework
+    from config.pin import Framework
 
     invoke = SageMakerEndpoint("dev-intent-3b", "us-east-1", Framework.DJL_LMI, 12, concurrency, url)
     prompt = "You route customer-support messages.\nMessage: Where is my order?\nIntent:"

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from scripts.commands.synth import cdk_cli, cdk_env  # noqa: E402
-from spec.project import load_project  # noqa: E402
+from config.project import load_project  # noqa: E402
 
 BARE_APP = """
 import json

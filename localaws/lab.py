@@ -116,7 +116,7 @@ class Lab:
     # ----- deploy
     def deploy_environment(self, endpoints: list[str] | None = None) -> None:
         from scripts.promotion.deploy import synthesize
-        from spec.project import load_project
+        from config.project import load_project
 
         env = load_project(self.root, self.env_name).environments[self.env_name]
         keys = endpoints or list(env.endpoints)
@@ -171,7 +171,7 @@ class Lab:
         return self._answers
 
     def _read_smoke_answers(self) -> dict[str, str]:
-        from spec.project import load_project
+        from config.project import load_project
 
         answers = {}
         for env in load_project(self.root, self.env_name).environments.values():
@@ -188,7 +188,7 @@ def _versions(root: Path, model: str) -> list[str]:
 def standin_pins(root: Path, keys: list[tuple[str, str]]) -> list:
     """Re-pin (model, version)s of the scratch repo to small files; returns the new Pins."""
     from scripts.pinning.manifests import load_pin, write_pin
-    from spec.manifest_io import seal
+    from config.manifest_io import seal
 
     pins = []
     for model, version in keys:

@@ -63,7 +63,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def main() -> None:
-    from spec.errors import SpecErrors
+    from config.errors import SpecErrors
 
     debug = "--debug" in sys.argv or os.environ.get("PINNED_LLAMA_DEBUG")
     try:

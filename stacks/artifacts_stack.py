@@ -9,11 +9,11 @@ from __future__ import annotations
 from aws_cdk import Stack, Tags
 from constructs import Construct
 
-from spec.catalog import G5_TYPES
-from spec.environment import Environment
-from spec.fit import gpu_fit
-from spec.pin import Pin
-from spec.serving_env import container_environment
+from config.catalog import G5_TYPES
+from config.environment import Environment
+from config.fit import gpu_fit
+from config.pin import Pin
+from config.serving_env import container_environment
 from stacks.constructs.access_log_bucket import AccessLogBucket
 from stacks.constructs.environment_key import EnvironmentKey
 from stacks.constructs.model_package_group import ModelPackageGroup

@@ -10,9 +10,9 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
-from spec.catalog import INSTANCES
-from spec.environment import SHADOW_VARIANT_NAME, VARIANT_NAME, Endpoint, Environment
-from spec.pin import Pin
+from config.catalog import INSTANCES
+from config.environment import SHADOW_VARIANT_NAME, VARIANT_NAME, Endpoint, Environment
+from config.pin import Pin
 from stacks.artifacts_stack import ArtifactsStack
 from stacks.constructs.alarm_topic import AlarmTopic
 from stacks.constructs.endpoint_alarms import EndpointAlarms, EndpointAlarmsProps

@@ -8,8 +8,8 @@ from pathlib import Path
 from aws_cdk import App, Environment as CdkEnvironment, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from spec.environment import Strategy
-from spec.project import Project
+from config.environment import Strategy
+from config.project import Project
 from stacks.artifacts_stack import ArtifactsStack
 from stacks.endpoint_stack import EndpointStack
 from stacks.github_deploy_stack import GitHubDeployStack

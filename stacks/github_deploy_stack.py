@@ -13,9 +13,9 @@ import sys
 from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
-from spec.environment import Environment
-from spec.github import DeployTrust, GitHub
-from spec.pin import Pin
+from config.environment import Environment
+from config.github import DeployTrust, GitHub
+from config.pin import Pin
 from stacks.constructs.approval_dispatch import ApprovalDispatch, ApprovalDispatchProps
 from stacks.constructs.environment_key import key_alias
 from stacks.constructs.github_deploy_role import GitHubDeployRole, GitHubDeployRoleProps
@@ -62,8 +62,8 @@ def main(argv: list[str]) -> int:
     GITHUB_OUTPUT lines, read from the validated config (so they cannot drift from the stack)."""
     from pathlib import Path
 
-    from spec.errors import SpecErrors
-    from spec.project import load_project
+    from config.errors import SpecErrors
+    from config.project import load_project
     from stacks.environment_app import github_deploy_stack_name
 
     name = argv[0] if argv else ""

@@ -18,7 +18,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 def synthesize(root: Path, outdir: Path, env: str | None = None, overrides: dict | None = None) -> dict[str, dict]:
     """Synthesize the app of `root` in-process (cdk.json flags, cdk-nag on) -> {stack: template};
     `overrides` are promote's per-deployment ones ({"<env>/<endpoint>": {...}})."""
-    from spec.project import load_project
+    from config.project import load_project
     from stacks.environment_app import DEPLOY_OVERRIDES, build, new_app
 
     context = {"env": env} if env else {}

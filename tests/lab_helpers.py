@@ -104,7 +104,7 @@ def history_of(lab: Lab, key: str) -> list[dict]:
 
 
 def config_version(lab: Lab, key: str) -> str:
-    from spec.project import load_project
+    from config.project import load_project
 
     return load_project(lab.root, "dev").environments["dev"].endpoints[key].version
 

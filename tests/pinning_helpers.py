@@ -246,7 +246,7 @@ class CountCalls:
 
 
 def assert_project_valid(root: Path) -> Any:
-    from spec.project import load_project
+    from config.project import load_project
 
     return load_project(root)
 

@@ -89,8 +89,8 @@ def test_approval_is_recorded_in_the_pin_only_and_in_the_registry(env, pending, 
     assert after.endswith("manifest_sha256:" + tail)
     assert f"\n  evidence: '{report} (sha256 " in after  # outside the repo: the absolute path
 
-    from spec.loader import require
-    from spec.pin import Pin
+    from config.loader import require
+    from config.pin import Pin
 
     pin = require(Pin, pending, PIN)  # still a valid pin: the hash does not cover approval
     assert pin.manifest_sha256 == V2_HASH and pin.is_approved and pin.approval.by == "ana@example.com"
@@ -104,7 +104,7 @@ def test_approval_is_recorded_in_the_pin_only_and_in_the_registry(env, pending, 
     assert sm.describe_model_package(ModelPackageName=arns["v1"])["ModelApprovalStatus"] == "PendingManualApproval"
     assert result.result()["registry"]["arn"] == arns["v2"]
 
-    from spec.project import load_project
+    from config.project import load_project
 
     load_project(env)  # the whole repo still validates
 

@@ -21,8 +21,8 @@ from scripts.costing.model import (HOURS_PER_MONTH, Plan, Workload, break_even, 
 from scripts.costing.prices import load_prices
 from scripts.costing.refresh import SERVICE_CODE, filters
 from scripts.lib.errors import UserError
-from spec.environment import Endpoint
-from spec.schedule import ScalingSchedule
+from config.environment import Endpoint
+from config.schedule import ScalingSchedule
 
 PRICES = ROOT / "pricing" / "prices.yaml"
 GPT_4O_MINI_PER_CALL = (300 * 0.15 + 5 * 0.60) / 1_000_000  # 300 in + 5 out tokens = $0.000048

@@ -309,8 +309,8 @@ def test_percentiles_interpolate_between_closest_ranks():
     ("min_accuracy: 0.9,", "min_accuracy: 1.5,", "thresholds.min_accuracy", "less than or equal to 1"),
 ])
 def test_the_evaluation_block_is_validated_with_file_line_and_fix(env, old, new, field, problem):
-    from spec.errors import SpecErrors
-    from spec.project import load_project
+    from config.errors import SpecErrors
+    from config.project import load_project
 
     path = env / "environments" / "staging.yaml"
     text = path.read_text()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from spec_helpers import REPO, Tree, copy_tree, one
+from config_helpers import REPO, Tree, copy_tree, one
 
 GITHUB = "github.yaml"
 VALID = """\

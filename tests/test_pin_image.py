@@ -10,8 +10,8 @@ from pinning_helpers import (DLC_ACCOUNT, assert_project_valid, aws, fake_lookup
 
 from scripts.lib.errors import UserError
 from scripts.pinning import images
-from spec.loader import require
-from spec.pin import Pin
+from config.loader import require
+from config.pin import Pin
 
 MODEL = "llama-3-2-3b-instruct"
 TAG = "0.31.0-lmi13.0.0-cu124"  # v1's tag

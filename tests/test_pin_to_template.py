@@ -9,8 +9,8 @@ from conftest import ROOT, only, resources, synthesize
 from pinning_helpers import (BUCKET, aws, create_bucket, make_snapshot, pin_args, repo,  # noqa: F401
                              run_cli, s3)
 
-from spec.loader import require
-from spec.pin import Pin
+from config.loader import require
+from config.pin import Pin
 
 MODEL = "llama-3-2-3b-instruct"
 

@@ -15,8 +15,8 @@ from pinning_helpers import (BUCKET, PART_MB, PINNED_FILES, REVISION, SETTINGS_Y
                              push_image, repo, run_cli, run_subprocess, s3, sha256_of)
 
 from scripts.pinning import hashing, images, s3_objects
-from spec.loader import require
-from spec.pin import ApprovalStatus, Pin
+from config.loader import require
+from config.pin import ApprovalStatus, Pin
 
 MODEL = "llama-3-2-3b-instruct"  # has v1/v2 example pins to copy settings from with --like
 NEW_MODEL = "llama-3-2-11b-vision"
@@ -91,7 +91,7 @@ def test_pins_new_model_with_settings_and_framework_and_manifest_passes_validati
     assert result.code == 0, result.err
     assert result.result()["uploaded"] == len(PINNED_FILES)
 
-    project = assert_project_valid(repo)  # spec.project.load_project accepts the new manifest
+    project = assert_project_valid(repo)  # config.project.load_project accepts the new manifest
     pin = project.pins[(NEW_MODEL, "v1")]
     assert [f.path for f in pin.weights.files] == PINNED_FILES  # no .cache/, .gitattributes, original/
     for f in pin.weights.files:

@@ -12,9 +12,9 @@ from scripts.lib.output import Output
 from scripts.promotion import config_edit, gates, history
 from scripts.promotion.live import Deployed, EndpointState
 from scripts.promotion.watch import DEPLOY_FAILED, PROMOTED, ROLLED_BACK, TIMED_OUT, watch
-from spec.environment import Strategy
-from spec.pin import ApprovalStatus
-from spec.project import load_project
+from config.environment import Strategy
+from config.pin import ApprovalStatus
+from config.project import load_project
 from conftest import ROOT
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conftest import ROOT, dumps, only, resources
 
-from spec.project import load_project
+from config.project import load_project
 
 PROJECT = load_project(ROOT)
 

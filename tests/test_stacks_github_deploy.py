@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ROOT, only, resources
 
-from spec.github import OIDC_AUDIENCE, OIDC_HOST
+from config.github import OIDC_AUDIENCE, OIDC_HOST
 
 ENVS = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}
 SUBJECTS = {"dev": "repo:example-org/pinned-llama:ref:refs/heads/main",
@@ -112,8 +112,8 @@ def test_images_readable_are_the_pinned_repositories(templates):
 def test_an_account_with_a_provider_already_references_it_instead_of_creating_one(tmp_path):
     from aws_cdk import Environment as CdkEnvironment
 
-    from spec.github import DeployTrust, GitHub
-    from spec.project import load_project
+    from config.github import DeployTrust, GitHub
+    from config.project import load_project
     from stacks.environment_app import new_app
     from stacks.github_deploy_stack import GitHubDeployStack
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from conftest import only
 
-from spec.errors import SpecErrors
-from spec.project import load_project
-from spec.schedule import parse_cron, weekly_firings
+from config.errors import SpecErrors
+from config.project import load_project
+from config.schedule import parse_cron, weekly_firings
 
 TARGET = "AWS::ApplicationAutoScaling::ScalableTarget"
 

@@ -15,7 +15,7 @@ import pytest
 from cfnlint.api import ManualArgs, lint
 from conftest import ROOT, only, resources, synthesize
 
-from spec.errors import SpecErrors
+from config.errors import SpecErrors
 
 MODEL_3B, MODEL_1B = "llama-3-2-3b-instruct", "llama-3-2-1b-instruct"
 LMI_REPO, TGI_REPO = "djl-inference", "huggingface-pytorch-tgi-inference"
@@ -32,7 +32,7 @@ def add_pin(root: Path, model: str, version: str, like: str, container_from: tup
     """A new valid pin `version` of `model`, copied from `like` (optionally with another pin's container)."""
     from ruamel.yaml import YAML
 
-    from spec.manifest_io import render, seal
+    from config.manifest_io import render, seal
 
     yaml = YAML(typ="safe", pure=True)
     data = yaml.load((root / "model_artifacts" / model / f"{like}.yaml").read_text())
@@ -163,7 +163,7 @@ MIRROR = "    data_capture_percent: 100\n    # To mirror"
                              "4 GPU(s); fix:"),
 ])
 def test_shadow_guardrails_are_validated_with_file_line_and_fix(tmp_path, env, old, new, blamed, expected):
-    from spec.project import load_project
+    from config.project import load_project
 
     root = copy_repo(tmp_path)
     set_in(root, env, old, new)

@@ -45,7 +45,7 @@ def test_promoting_a_version_replaces_model_and_config_but_keeps_the_endpoint(re
 
 
 def _repo_with_tools(repo_copy: Path) -> Path:
-    for name in ("app.py", "spec", "stacks", "scripts", "node_modules"):
+    for name in ("app.py", "config", "stacks", "scripts", "node_modules"):
         (repo_copy / name).symlink_to(ROOT / name)
     return repo_copy
 

@@ -34,7 +34,7 @@ def test_cdk_nag_is_active_in_the_app_build(tmp_path):
     """An unsuppressed finding (a bare bucket) must fail synthesis, naming the rule."""
     from aws_cdk import Stack, aws_s3 as s3
 
-    from spec.project import load_project
+    from config.project import load_project
     from stacks.environment_app import build, new_app
 
     app = new_app(ROOT, outdir=str(tmp_path), context={"env": "dev"})

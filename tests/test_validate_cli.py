@@ -1,7 +1,7 @@
 """`python -m scripts validate` as users and CI run it: a subprocess on a temp copy of the repo.
 
 Each subprocess costs about a second, so there are few of them; the rules
-themselves are covered in test_spec_validation.py.
+themselves are covered in test_config_validation.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from spec_helpers import DEV, PIN_1B, PROD, REPO, STAGING, copy_tree, line_of
+from config_helpers import DEV, PIN_1B, PROD, REPO, STAGING, copy_tree, line_of
 
 
 def run(*args: str, root=None) -> subprocess.CompletedProcess:

@@ -11,9 +11,9 @@ from pinning_helpers import (BUCKET, DLC_ACCOUNT, REGION, aws, create_bucket, ma
 from scripts.lib.aws import client
 from scripts.pinning import verify_core
 from scripts.pinning.manifests import load_pin
-from spec.loader import require
-from spec.manifest_io import render, seal
-from spec.pin import Pin
+from config.loader import require
+from config.manifest_io import render, seal
+from config.pin import Pin
 
 MODEL = "llama-3-2-3b-instruct"
 BIG = "model-00002-of-00002.safetensors"

@@ -17,7 +17,7 @@ from ruamel.yaml import YAML
 from conftest import ROOT
 
 from scripts.cli import COMMANDS
-from spec.project import load_project
+from config.project import load_project
 from stacks.constructs.github_deploy_role import SESSION_HOURS
 
 WORKFLOWS = ROOT / ".github" / "workflows"

@@ -54,8 +54,8 @@ Example:
 def command(model: str, version: str, report_path: Path, reject: bool, by: str | None, env_name: str | None,
             json_mode: bool | None) -> None:
     from scripts.evaluation import approval as ap
-    from spec.loader import require
-    from spec.pin import Pin
+    from config.loader import require
+    from config.pin import Pin
 
     out = Output(json_mode)
     root = repo_root()
@@ -94,9 +94,9 @@ def _set_registry(root: Path, env_name: str, pin, decision) -> dict:
 
 def _environment(root: Path, name: str):
     from scripts.lib.errors import UserError
-    from spec.environment import Environment
-    from spec.loader import require
-    from spec.project import ENVIRONMENTS_DIR, SUFFIXES
+    from config.environment import Environment
+    from config.loader import require
+    from config.project import ENVIRONMENTS_DIR, SUFFIXES
 
     for suffix in SUFFIXES:
         path = root / ENVIRONMENTS_DIR / f"{name}{suffix}"

@@ -12,7 +12,7 @@ from scripts.lib.output import Output
 from scripts.lib.repo import repo_root
 from scripts.pinning import cli_support as cs
 from scripts.pinning import manifests
-from spec.pin import Framework
+from config.pin import Framework
 
 HELP = """Pin the serving image of an existing pin, by digest, in more regions.
 

@@ -17,8 +17,8 @@ from scripts.pinning import cli_support as cs
 from scripts.pinning import manifests
 from scripts.pinning.hashing import MIB
 from scripts.pinning.snapshot import DEFAULT_EXCLUDES
-from spec.errors import SpecError
-from spec.pin import Framework
+from config.errors import SpecError
+from config.pin import Framework
 
 HELP = """Hash a Hugging Face snapshot, upload it to S3 and write its pin manifest.
 

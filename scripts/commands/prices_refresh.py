@@ -14,8 +14,8 @@ from scripts.lib import aws
 from scripts.lib.errors import CheckFailed, UserError
 from scripts.lib.output import Output
 from scripts.lib.repo import repo_root
-from spec.catalog import G5_TYPES
-from spec.manifest_io import write_atomic
+from config.catalog import G5_TYPES
+from config.manifest_io import write_atomic
 
 REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
 INSTANCE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")

@@ -50,7 +50,7 @@ def command(env_name: str, endpoint_key: str, since: str | None, bucket: str | N
 
     from scripts.evaluation import capture as cap
     from scripts.lib.aws import client
-    from spec.environment import SHADOW_VARIANT_NAME, VARIANT_NAME
+    from config.environment import SHADOW_VARIANT_NAME, VARIANT_NAME
 
     out = Output(json_mode)
     now = datetime.now(timezone.utc)

@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from spec.environment import Deployment, Endpoint, ScalingMetric, Strategy
-from spec.schedule import ScalingSchedule, is_weekly, weekly_firings
+from config.environment import Deployment, Endpoint, ScalingMetric, Strategy
+from config.schedule import ScalingSchedule, is_weekly, weekly_firings
 
 HOURS_PER_MONTH = 730.0
 HOURS_PER_WEEK = 168.0

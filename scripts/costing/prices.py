@@ -15,8 +15,8 @@ from typing import Annotated, Literal
 from pydantic import Field, PositiveFloat, StringConstraints
 
 from scripts.lib.errors import UserError
-from spec.fields import Strict
-from spec.loader import load_model
+from config.fields import Strict
+from config.loader import load_model
 
 DEFAULT_FILE = Path("pricing") / "prices.yaml"
 

@@ -21,8 +21,8 @@ import math
 import re
 from dataclasses import dataclass
 
-from spec.evaluation import normalize_label
-from spec.pin import Framework
+from config.evaluation import normalize_label
+from config.pin import Framework
 
 CHAT_FORMAT = "llama3-instruct"
 _PREFIX = re.compile(r"^\s*(?:the\s+)?(?:intent|label|category|class|answer)(?:\s+is)?\s*[:=\-]?\s*",

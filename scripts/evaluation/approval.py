@@ -20,13 +20,13 @@ from ruamel.yaml import YAML
 
 from scripts.evaluation.verdict import failed, threshold_checks
 from scripts.lib.errors import UserError
-from spec.environment import Environment
-from spec.errors import SpecError, SpecErrors
-from spec.evaluation import EvaluationThresholds
-from spec.loader import require
-from spec.manifest_io import write_atomic
-from spec.pin import Approval, ApprovalStatus, Pin
-from spec.project import ENVIRONMENTS_DIR, PINS_DIR, SUFFIXES
+from config.environment import Environment
+from config.errors import SpecError, SpecErrors
+from config.evaluation import EvaluationThresholds
+from config.loader import require
+from config.manifest_io import write_atomic
+from config.pin import Approval, ApprovalStatus, Pin
+from config.project import ENVIRONMENTS_DIR, PINS_DIR, SUFFIXES
 
 REPORT_FIELDS = ("report_version", "kind", "model", "version", "manifest_sha256", "environment", "endpoint",
                  "partial", "metrics", "latency_ms", "thresholds", "dataset")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from scripts.evaluation.answers import Generation, UnreadableAnswer, read_generation, request_body
 from scripts.evaluation.runner import CallFailed, Fatal, Retryable
 from scripts.lib.errors import UserError
-from spec.pin import Framework
+from config.pin import Framework
 
 # SageMaker runtime errors worth another attempt (InvokeEndpoint API reference).
 RETRY_CODES = {"ThrottlingException", "ModelNotReadyException", "ServiceUnavailable", "InternalFailure",

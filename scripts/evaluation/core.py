@@ -17,9 +17,9 @@ from scripts.evaluation.dataset import Dataset
 from scripts.evaluation.runner import RetryPolicy, RunResult, run_calls
 from scripts.evaluation.verdict import threshold_checks
 from scripts.lib.output import Output
-from spec.environment import Endpoint, Environment
-from spec.evaluation import Evaluation
-from spec.pin import Pin
+from config.environment import Endpoint, Environment
+from config.evaluation import Evaluation
+from config.pin import Pin
 
 REPORT_VERSION = 1
 ANSWER_CHARS = 200  # raw answers are kept this long in the report

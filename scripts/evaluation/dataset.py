@@ -92,7 +92,7 @@ def _parse_line(line: str, number: int, known: set[str], labels: list[str]) -> t
         return None, f"text: {len(text)} characters, more than {MAX_TEXT_CHARS}; fix: shorten the utterance"
     intent = data["intent"].strip()
     if intent not in known:
-        from spec.evaluation import normalize_label
+        from config.evaluation import normalize_label
 
         close = normalize_label(intent)
         hint = f"write '{close}'" if close in known else f"use one of: {', '.join(labels)}"

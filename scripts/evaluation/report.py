@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from scripts.evaluation.metrics import ERROR, INVALID
-from spec.manifest_io import write_atomic
+from config.manifest_io import write_atomic
 
 REPORT_FILE = "report.json"
 SUMMARY_FILE = "summary.md"

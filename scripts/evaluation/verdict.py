@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from spec.evaluation import EvaluationThresholds
+from config.evaluation import EvaluationThresholds
 
 
 def threshold_checks(report: dict, thresholds: EvaluationThresholds) -> list[dict]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from spec.project import Project, load_project
+from config.project import Project, load_project
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from scripts.lib.errors import UserError
-from spec.errors import SpecError
-from spec.fields import GIT_COMMIT, RESOURCE_NAME, VERSION
+from config.errors import SpecError
+from config.fields import GIT_COMMIT, RESOURCE_NAME, VERSION
 
 REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
 

@@ -1,7 +1,7 @@
 """Pin manifests for the pinning commands: find, load, compare, seal and write.
 
 Loading one pin does not need the rest of the repo to be valid (unlike
-`spec.project.load_project`): pinning a new version must not fail because an
+`config.project.load_project`): pinning a new version must not fail because an
 unrelated environment config is being edited.
 """
 
@@ -13,13 +13,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from scripts.lib.errors import UserError
-from spec.environment import Environment
-from spec.errors import Invalid, SpecError, SpecErrors
-from spec.loader import read_document, require
-from spec.manifest_io import render, seal, write_atomic
-from spec.pin import Pin, PinnedContent
-from spec.project import ENVIRONMENTS_DIR, PINS_DIR, SUFFIXES
-from spec.serving_env import container_environment
+from config.environment import Environment
+from config.errors import Invalid, SpecError, SpecErrors
+from config.loader import read_document, require
+from config.manifest_io import render, seal, write_atomic
+from config.pin import Pin, PinnedContent
+from config.project import ENVIRONMENTS_DIR, PINS_DIR, SUFFIXES
+from config.serving_env import container_environment
 
 
 class Problem(SpecError):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scripts.pinning.manifests import Problem
-from spec.errors import SpecError
+from config.errors import SpecError
 
 DEFAULT_EXCLUDES = ("original/*",)
 

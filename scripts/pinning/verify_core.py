@@ -30,8 +30,8 @@ from typing import Any, Callable, Iterable
 
 from scripts.pinning import images, s3_objects
 from scripts.pinning.hashing import FileDigest
-from spec.fields import DIGEST_IMAGE
-from spec.pin import Pin
+from config.fields import DIGEST_IMAGE
+from config.pin import Pin
 
 
 class Severity(str, Enum):

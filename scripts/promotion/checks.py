@@ -14,8 +14,8 @@ import time
 from scripts.evaluation.answers import parse_label
 from scripts.evaluation.runner import CallFailed, Fatal, Retryable
 from scripts.promotion.live import EndpointState
-from spec.environment import Endpoint, Environment
-from spec.pin import Pin
+from config.environment import Endpoint, Environment
+from config.pin import Pin
 
 
 def live_problems(state: EndpointState, pin: Pin, env: Environment) -> list[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 from scripts.lib.errors import UserError
-from spec.manifest_io import write_atomic
+from config.manifest_io import write_atomic
 
 _TOKEN = re.compile(r"""("[^"]*"|'[^']*'|[^\s#,}\]]+)""")
 

@@ -38,7 +38,7 @@ class Override:
 
 def synthesize(root: Path, env: str, overrides: dict[str, Override], workdir: Path) -> Path:
     """cdk.out of one environment in `workdir`; `overrides` keyed "<env>/<endpoint>"."""
-    from spec.project import load_project
+    from config.project import load_project
     from stacks.environment_app import DEPLOY_OVERRIDES, build, new_app
 
     outdir = Path(tempfile.mkdtemp(prefix="assembly-", dir=workdir))

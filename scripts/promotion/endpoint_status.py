@@ -9,8 +9,8 @@ from scripts.lib.aws import client, describe_error
 from scripts.lib.errors import UserError
 from scripts.promotion import checks, history
 from scripts.promotion.live import Inspector
-from spec.environment import Environment
-from spec.project import Project
+from config.environment import Environment
+from config.project import Project
 
 
 @dataclass

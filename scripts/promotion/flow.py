@@ -24,8 +24,8 @@ from scripts.promotion import checks, config_edit, deploy, gates, history
 from scripts.promotion.gates import FAIL, Gate
 from scripts.promotion.live import EndpointState, Inspector
 from scripts.promotion.watch import DEPLOY_FAILED, PROMOTED, ROLLED_BACK, TIMED_OUT, Outcome, watch
-from spec.environment import Strategy
-from spec.project import ENVIRONMENTS_DIR, SUFFIXES, Project, load_project
+from config.environment import Strategy
+from config.project import ENVIRONMENTS_DIR, SUFFIXES, Project, load_project
 
 OUTCOME_EXIT = {PROMOTED: Exit.OK, ROLLED_BACK: Exit.ROLLED_BACK, DEPLOY_FAILED: Exit.DEPLOY_FAILED,
                 TIMED_OUT: Exit.TIMED_OUT}

@@ -10,9 +10,9 @@ from typing import Any
 
 from scripts.lib.errors import UserError
 from scripts.promotion.live import EndpointState
-from spec.environment import Endpoint, Environment
-from spec.pin import ApprovalStatus, Pin
-from spec.project import Project
+from config.environment import Endpoint, Environment
+from config.pin import ApprovalStatus, Pin
+from config.project import Project
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 

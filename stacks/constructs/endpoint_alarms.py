@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from aws_cdk import Duration, aws_cloudwatch as cw, aws_cloudwatch_actions as actions, aws_sns as sns
 from constructs import Construct
 
-from spec.environment import Alarms
+from config.environment import Alarms
 
 INVOCATION_NAMESPACE = "AWS/SageMaker"
 INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from aws_cdk import Duration, Stack, TimeZone, aws_applicationautoscaling as appscaling, aws_iam as iam
 from constructs import Construct, IConstruct
 
-from spec.environment import Autoscaling, Instances
+from config.environment import Autoscaling, Instances
 
 
 @dataclass(frozen=True)

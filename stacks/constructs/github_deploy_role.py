@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from aws_cdk import Duration, Stack, aws_iam as iam
 from constructs import Construct
 
-from spec.github import OIDC_AUDIENCE, OIDC_HOST
+from config.github import OIDC_AUDIENCE, OIDC_HOST
 from stacks.constructs.nag import suppress
 
 # `cdk bootstrap`'s default qualifier; its roles trust the account, so an IAM allow here suffices.

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from aws_cdk import Stack, aws_iam as iam
 from constructs import Construct
 
-from spec.github import OIDC_AUDIENCE, OIDC_HOST
+from config.github import OIDC_AUDIENCE, OIDC_HOST
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ clients never change.
 With a shadow, a second unnamed Model (from the shadow version's package)
 serves the config's one ShadowProductionVariant: SageMaker copies every
 request to it and captures both variants' requests and answers, but only
-the production variant answers clients. spec/environment.py allows a
+the production variant answers clients. config/environment.py allows a
 shadow only with all-at-once blue/green (see docs/evaluation.md).
 """
 
@@ -21,7 +21,7 @@ import jsii
 from aws_cdk import aws_iam as iam, aws_sagemaker as sagemaker
 from constructs import Construct, IValidation
 
-from spec.environment import Deployment, Strategy
+from config.environment import Deployment, Strategy
 
 # Least outstanding requests suits LLMs: request durations vary with output length.
 ROUTING = "LEAST_OUTSTANDING_REQUESTS"
@@ -78,7 +78,7 @@ class LlmEndpoint(Construct):
         self.cfn_shadow_model = (self._model("ShadowModel", props.shadow.model_package_arn, vpc)
                                  if props.shadow else None)
 
-        # No EndpointConfig KmsKeyId: g5 (and every GPU type in spec/catalog.py) has local
+        # No EndpointConfig KmsKeyId: g5 (and every GPU type in config/catalog.py) has local
         # NVMe storage, for which CreateEndpointConfig rejects it; that volume is
         # hardware-encrypted. Captured data is encrypted by its own KmsKeyId below.
         shadow = props.shadow

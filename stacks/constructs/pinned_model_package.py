@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from aws_cdk import RemovalPolicy, Tags, aws_sagemaker as sagemaker
 from constructs import Construct
 
-from spec.pin import Pin
+from config.pin import Pin
 from stacks.constructs.model_package_group import ModelPackageGroup
 
 CONTENT_TYPES = ["application/json"]

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, ConfigDict, BaseModel
 
-from spec.errors import Invalid
+from config.errors import Invalid
 
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 GIT_COMMIT = re.compile(r"^[0-9a-f]{40}$")

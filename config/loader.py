@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 
-from spec.errors import Invalid, SpecError, SpecErrors
+from config.errors import Invalid, SpecError, SpecErrors
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -12,10 +12,10 @@ from typing import Literal
 
 from pydantic import EmailStr, Field, PositiveInt, model_validator
 
-from spec.errors import Invalid
-from spec.evaluation import Evaluation
-from spec.fields import ResourceName, Strict, Version
-from spec.schedule import ScalingSchedule
+from config.errors import Invalid
+from config.evaluation import Evaluation
+from config.fields import ResourceName, Strict, Version
+from config.schedule import ScalingSchedule
 
 # One variant name for every version: deployment guardrails need the same
 # variant name in the old and the new endpoint config.

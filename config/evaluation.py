@@ -12,8 +12,8 @@ import string
 
 from pydantic import Field, PositiveInt, field_validator
 
-from spec.errors import Invalid
-from spec.fields import Strict
+from config.errors import Invalid
+from config.fields import Strict
 
 LABEL = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)*$")
 PLACEHOLDERS = {"text", "labels"}

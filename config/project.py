@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from spec.catalog import INSTANCES, SUPPORTED_FAMILY, GpuInstance
-from spec.environment import Endpoint, Environment
-from spec.errors import Invalid, SpecError, SpecErrors
-from spec.fit import gpu_fit
-from spec.github import GitHub, load_github
-from spec.loader import Loaded, load_model
-from spec.pin import ApprovalStatus, Pin
-from spec.serving_env import container_environment
+from config.catalog import INSTANCES, SUPPORTED_FAMILY, GpuInstance
+from config.environment import Endpoint, Environment
+from config.errors import Invalid, SpecError, SpecErrors
+from config.fit import gpu_fit
+from config.github import GitHub, load_github
+from config.loader import Loaded, load_model
+from config.pin import ApprovalStatus, Pin
+from config.serving_env import container_environment
 
 ENVIRONMENTS_DIR = "environments"
 PINS_DIR = "model_artifacts"

@@ -1,7 +1,7 @@
 """What `validate` promises users: every bad input is refused with its file, field and a fix.
 
 Each test starts from a copy of the repo's own environments/ and
-model_artifacts/ (tests/spec_helpers.py) and breaks one thing, so the
+model_artifacts/ (tests/config_helpers.py) and breaks one thing, so the
 examples stay the source of truth and a test fails if a rule stops holding.
 """
 
@@ -16,19 +16,19 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from spec_helpers import (DEV, MODEL_1B, MODEL_3B, PIN_1B, PIN_3B, PROD, REPO, STAGING, Tree, copy_tree,
+from config_helpers import (DEV, MODEL_1B, MODEL_3B, PIN_1B, PIN_3B, PROD, REPO, STAGING, Tree, copy_tree,
                           line_of, one, read_data)
 
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
-from spec.catalog import INSTANCES
-from spec.environment import Autoscaling, Environment
-from spec.errors import SpecErrors
-from spec.loader import require
-from spec.manifest_io import seal
-from spec.pin import Pin, PinnedContent
+from config.catalog import INSTANCES
+from config.environment import Autoscaling, Environment
+from config.errors import SpecErrors
+from config.loader import require
+from config.manifest_io import seal
+from config.pin import Pin, PinnedContent
 
 EP = "endpoints.intent-3b"
 FAST = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])

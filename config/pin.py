@@ -17,8 +17,8 @@ from typing import Literal
 
 from pydantic import Field, PositiveInt, model_validator
 
-from spec.errors import Invalid
-from spec.fields import (DIGEST_IMAGE, DigestImage, EnvVarName, GitCommit, KeyPrefix, ResourceName, Sha256,
+from config.errors import Invalid
+from config.fields import (DIGEST_IMAGE, DigestImage, EnvVarName, GitCommit, KeyPrefix, ResourceName, Sha256,
                          Strict, Version)
 
 GIB = 1024**3

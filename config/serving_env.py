@@ -7,8 +7,8 @@ A model package container takes at most 16 environment entries.
 
 from __future__ import annotations
 
-from spec.errors import Invalid
-from spec.pin import Framework, Pin
+from config.errors import Invalid
+from config.pin import Framework, Pin
 
 MODEL_DIR = "/opt/ml/model"
 MAX_ENTRIES = 16

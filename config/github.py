@@ -14,10 +14,10 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, PrivateAttr, model_validator
 
-from spec.environment import Environment
-from spec.errors import Invalid, SpecError
-from spec.fields import ResourceName, Strict
-from spec.loader import load_model
+from config.environment import Environment
+from config.errors import Invalid, SpecError
+from config.fields import ResourceName, Strict
+from config.loader import load_model
 
 GITHUB_FILE = "github.yaml"
 OIDC_HOST = "token.actions.githubusercontent.com"

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from spec.catalog import GpuInstance
-from spec.pin import GIB, Pin
+from config.catalog import GpuInstance
+from config.pin import GIB, Pin
 
 RUNTIME_OVERHEAD_GIB = 1.5  # CUDA context + activations + CUDA graphs, per GPU (vLLM ~1-2 GiB)
 

@@ -1,9 +1,9 @@
-"""Builders for spec tests: a temp copy of the repo's own configs and pins, edited per test.
+"""Builders for config tests: a temp copy of the repo's own configs and pins, edited per test.
 
 The examples under environments/ and model_artifacts/ stay the source of
 truth: every fixture starts from them and changes only what a test is about,
 either by text replacement (`Tree.replace`) or by a ruamel round-trip edit
-(`Tree.yaml`). New valid pins are written with spec.manifest_io.seal/render,
+(`Tree.yaml`). New valid pins are written with config.manifest_io.seal/render,
 exactly as the pin commands write them.
 """
 
@@ -23,12 +23,12 @@ if str(REPO) not in sys.path:  # plain `pytest` (not `python -m pytest`) from an
 
 from ruamel.yaml import YAML  # noqa: E402
 
-from spec.environment import Environment  # noqa: E402
-from spec.errors import SpecError, SpecErrors  # noqa: E402
-from spec.loader import load_model  # noqa: E402
-from spec.manifest_io import render, seal  # noqa: E402
-from spec.pin import Pin  # noqa: E402
-from spec.project import Project, load_project  # noqa: E402
+from config.environment import Environment  # noqa: E402
+from config.errors import SpecError, SpecErrors  # noqa: E402
+from config.loader import load_model  # noqa: E402
+from config.manifest_io import render, seal  # noqa: E402
+from config.pin import Pin  # noqa: E402
+from config.project import Project, load_project  # noqa: E402
 
 DEV = "environments/dev.yaml"
 STAGING = "environments/staging.yaml"

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
-from spec.errors import Invalid
-from spec.fields import ResourceName, Strict
+from config.errors import Invalid
+from config.fields import ResourceName, Strict
 
 MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
 DAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]  # AWS: 1 = SUN ... 7 = SAT
