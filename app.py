@@ -10,6 +10,7 @@ from pathlib import Path
 
 from config.errors import SpecErrors
 from config.project import load_project
+from scripts.lib.errors import Exit, print_spec_errors
 from stacks.environment_app import build, new_app
 
 ROOT = Path(__file__).absolute().parent  # not resolve(): a symlinked app.py serves its own repo
@@ -18,12 +19,10 @@ ROOT = Path(__file__).absolute().parent  # not resolve(): a symlinked app.py ser
 def main() -> None:
     app = new_app(ROOT)
     try:
-        project = load_project(ROOT, only_env=app.node.try_get_context("env"))
+        build(app, load_project(ROOT, only_env=app.node.try_get_context("env")))
     except SpecErrors as exc:
-        for error in exc.errors:
-            print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
-    build(app, project)
+        print_spec_errors(exc)
+        sys.exit(Exit.INVALID_INPUT)
     app.synth()
 
 

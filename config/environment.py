@@ -12,9 +12,10 @@ from typing import Literal
 
 from pydantic import EmailStr, Field, PositiveInt, model_validator
 
-from config.errors import Invalid
+from config import naming
+from config.errors import Invalid, raise_all
 from config.evaluation import Evaluation
-from config.fields import ResourceName, Strict, Version
+from config.fields import BUCKET_NAME, INSTANCE_TYPE, REGION, ResourceName, Strict, Version
 from config.schedule import ScalingSchedule
 
 # One variant name for every version: deployment guardrails need the same
@@ -101,25 +102,38 @@ class Deployment(Strict):
 
     @model_validator(mode="after")
     def _sizes(self) -> "Deployment":
+        problems = []
         wanted = {Strategy.CANARY: "canary_size", Strategy.LINEAR: "linear_step"}.get(self.strategy)
         for name in ("canary_size", "linear_step"):
             if name != wanted and getattr(self, name) is not None:
-                raise Invalid(f"{name} is set but strategy is {self.strategy.value}",
-                              f"remove {name} or change strategy", name)
+                problems.append(Invalid(f"{name} is set but strategy is {self.strategy.value}",
+                                        f"remove {name} or change strategy", name))
         if wanted and getattr(self, wanted) is None:
-            raise Invalid(f"strategy {self.strategy.value} needs {wanted}",
-                          f"add {wanted}: {{type: capacity-percent, value: 25}}", wanted)
-        size = self.canary_size or self.linear_step
+            problems.append(Invalid(f"strategy {self.strategy.value} needs {wanted}",
+                                    f"add {wanted}: {{type: capacity-percent, value: 25}}", wanted))
+        size = getattr(self, wanted) if wanted else None
         if size and size.type == "capacity-percent":
             low = 10 if self.strategy is Strategy.LINEAR else 1
             if not low <= size.value <= 50:
-                raise Invalid(f"{wanted} {size.value}% is outside SageMaker's {low}-50%",
-                              f"use a capacity-percent between {low} and 50", f"{wanted}.value")
+                problems.append(Invalid(f"{wanted} {size.value}% is outside SageMaker's {low}-50%",
+                                        f"use a capacity-percent between {low} and 50", f"{wanted}.value"))
         if self.max_execution_seconds <= self.wait_seconds + self.baking_seconds:
-            raise Invalid(f"max_execution_seconds {self.max_execution_seconds} must exceed "
-                          f"wait_seconds + baking_seconds ({self.wait_seconds + self.baking_seconds})",
-                          "raise max_execution_seconds or shorten the waits", "max_execution_seconds")
+            problems.append(Invalid(f"max_execution_seconds {self.max_execution_seconds} must exceed "
+                                    f"wait_seconds + baking_seconds ({self.wait_seconds + self.baking_seconds})",
+                                    "raise max_execution_seconds or shorten the waits", "max_execution_seconds"))
+        raise_all(problems)
         return self
+
+    def with_strategy(self, strategy: Strategy) -> dict:
+        """This deployment with another traffic-routing strategy (promote --strategy, rollback), as data
+        to validate with its endpoint: sizes the config leaves out take the smallest safe value."""
+        data = self.model_dump(exclude={"canary_size", "linear_step"})
+        data["strategy"] = strategy
+        if strategy is Strategy.CANARY:
+            data["canary_size"] = self.canary_size or {"type": "instance-count", "value": 1}
+        elif strategy is Strategy.LINEAR:
+            data["linear_step"] = self.linear_step or {"type": "capacity-percent", "value": 25}
+        return data
 
 
 class Timeouts(Strict):
@@ -145,17 +159,16 @@ class Network(Strict):
 
     @model_validator(mode="after")
     def _vpc_pairs(self) -> "Network":
+        problems = []
         if bool(self.subnet_ids) != bool(self.security_group_ids):
-            raise Invalid("a VPC needs both subnet_ids and security_group_ids",
-                          "give both, or neither to run outside a VPC",
-                          "security_group_ids" if self.subnet_ids else "subnet_ids")
-        for i, value in enumerate(self.subnet_ids):
-            if not value.startswith("subnet-"):
-                raise Invalid(f"'{value}' is not a subnet id", "use subnet-... ids", f"subnet_ids.{i}")
-        for i, value in enumerate(self.security_group_ids):
-            if not value.startswith("sg-"):
-                raise Invalid(f"'{value}' is not a security group id", "use sg-... ids",
-                              f"security_group_ids.{i}")
+            problems.append(Invalid("a VPC needs both subnet_ids and security_group_ids",
+                                    "give both, or neither to run outside a VPC",
+                                    "security_group_ids" if self.subnet_ids else "subnet_ids"))
+        problems += [Invalid(f"'{value}' is not a subnet id", "use subnet-... ids", f"subnet_ids.{i}")
+                     for i, value in enumerate(self.subnet_ids) if not value.startswith("subnet-")]
+        problems += [Invalid(f"'{value}' is not a security group id", "use sg-... ids", f"security_group_ids.{i}")
+                     for i, value in enumerate(self.security_group_ids) if not value.startswith("sg-")]
+        raise_all(problems)
         return self
 
 
@@ -170,7 +183,7 @@ class SmokeCase(Strict):
 class Endpoint(Strict):
     model: ResourceName
     version: Version
-    instance_type: str = Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    instance_type: str = Field(pattern=INSTANCE_TYPE.pattern)
     allow_non_g5_instance: bool = False
     instances: Instances
     autoscaling: Autoscaling
@@ -184,132 +197,133 @@ class Endpoint(Strict):
     notify: list[EmailStr] = Field(default_factory=list, description="in addition to the environment's")
     # A second version of the same model behind the endpoint as a shadow variant (see docs/evaluation.md).
     shadow_version: Version | None = None
-    shadow_instance_type: str | None = Field(default=None, pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$",
+    shadow_instance_type: str | None = Field(default=None, pattern=INSTANCE_TYPE.pattern,
                                              description="default: instance_type")
     evaluation: Evaluation | None = None
     # Sent by `promote` once the new version is live; a wrong answer rolls it back.
     smoke_test: list[SmokeCase] = Field(default_factory=list, max_length=20)
 
     @model_validator(mode="after")
-    def _smoke_test_needs_labels(self) -> "Endpoint":
-        if self.smoke_test and self.evaluation is None:
-            raise Invalid("smoke_test needs the evaluation block: its prompt_template formats the request and "
-                          "its labels judge the answer", "add an evaluation block or remove smoke_test",
-                          "smoke_test")
-        for i, case in enumerate(self.smoke_test):
-            if case.expect is not None and self.evaluation and case.expect not in self.evaluation.labels:
-                raise Invalid(f"expect '{case.expect}' is not one of the evaluation labels",
-                              f"use one of: {', '.join(self.evaluation.labels[:6])}...", f"smoke_test.{i}.expect")
+    def _checks(self) -> "Endpoint":
+        # One validator, every check: pydantic stops at the first model validator that raises.
+        raise_all([*self._smoke_test_problems(), *self._shadow_problems(), *self._guardrail_problems(),
+                   *self._schedule_problems()])
         return self
 
-    def with_strategy(self, strategy: Strategy) -> "Endpoint":
-        """This endpoint deployed with another traffic-routing strategy (promote --strategy, rollback):
-        sizes the config leaves out take the smallest safe value; validated like the config."""
-        deployment = self.deployment.model_dump(exclude={"canary_size", "linear_step"})
-        deployment["strategy"] = strategy
-        if strategy is Strategy.CANARY:
-            deployment["canary_size"] = self.deployment.canary_size or {"type": "instance-count", "value": 1}
-        elif strategy is Strategy.LINEAR:
-            deployment["linear_step"] = self.deployment.linear_step or {"type": "capacity-percent", "value": 25}
-        return Endpoint.model_validate({**self.model_dump(), "deployment": deployment})
+    def _smoke_test_problems(self) -> list[Invalid]:
+        if self.smoke_test and self.evaluation is None:
+            return [Invalid("smoke_test needs the evaluation block: its prompt_template formats the request and "
+                            "its labels judge the answer", "add an evaluation block or remove smoke_test",
+                            "smoke_test")]
+        labels = self.evaluation.labels if self.evaluation else []
+        return [Invalid(f"expect '{case.expect}' is not one of the evaluation labels",
+                        f"use one of: {', '.join(labels[:6])}...", f"smoke_test.{i}.expect")
+                for i, case in enumerate(self.smoke_test) if case.expect is not None and case.expect not in labels]
 
-    @model_validator(mode="after")
-    def _shadow_guardrails(self) -> "Endpoint":
+    def _shadow_problems(self) -> list[Invalid]:
         if self.shadow_version is None:
             if self.shadow_instance_type is not None:
-                raise Invalid("shadow_instance_type is set without shadow_version",
-                              "add shadow_version or remove shadow_instance_type", "shadow_instance_type")
-            return self
+                return [Invalid("shadow_instance_type is set without shadow_version",
+                                "add shadow_version or remove shadow_instance_type", "shadow_instance_type")]
+            return []
+        problems = []
         if self.shadow_version == self.version:
-            raise Invalid(f"shadow_version {self.shadow_version} is the live version",
-                          "shadow another pinned version, or remove shadow_version", "shadow_version")
+            problems.append(Invalid(f"shadow_version {self.shadow_version} is the live version",
+                                    "shadow another pinned version, or remove shadow_version", "shadow_version"))
         # SageMaker documents canary/linear traffic shifting for the production variant's fleet
         # only; a shadow variant's traffic is copied, not shifted. All-at-once blue/green keeps
         # the new fleet, the baking period and the alarm rollback (docs/evaluation.md).
         if self.deployment.strategy is not Strategy.ALL_AT_ONCE:
-            raise Invalid("shadow_version needs deployment.strategy all-at-once, not "
-                          f"{self.deployment.strategy.value}",
-                          "set deployment.strategy: all-at-once while the shadow runs (blue/green with baking "
-                          "and alarm rollback stays), or remove shadow_version", "shadow_version")
+            problems.append(Invalid("shadow_version needs deployment.strategy all-at-once, not "
+                                    f"{self.deployment.strategy.value}",
+                                    "set deployment.strategy: all-at-once while the shadow runs (blue/green with "
+                                    "baking and alarm rollback stays), or remove shadow_version", "shadow_version"))
         if self.data_capture_percent == 0:
-            raise Invalid("shadow_version without data capture: the shadow's answers would be lost",
-                          "set data_capture_percent (100 for a shadow test)", "data_capture_percent")
-        return self
+            problems.append(Invalid("shadow_version without data capture: the shadow's answers would be lost",
+                                    "set data_capture_percent (100 for a shadow test)", "data_capture_percent"))
+        return problems
 
-    @model_validator(mode="after")
-    def _guardrail_fits_fleet(self) -> "Endpoint":
+    def _guardrail_problems(self) -> list[Invalid]:
+        problems = []
         size = self.deployment.canary_size or self.deployment.linear_step
         where = "deployment." + ("canary_size" if self.deployment.canary_size else "linear_step")
         if size and size.type == "instance-count" and size.value * 2 > self.instances.min:
-            raise Invalid(f"{size.value} instance(s) is more than half of instances.min ({self.instances.min})",
-                          "use a smaller size, a capacity-percent, or strategy all-at-once", where)
+            problems.append(Invalid(f"{size.value} instance(s) is more than half of instances.min "
+                                    f"({self.instances.min})",
+                                    "use a smaller size, a capacity-percent, or strategy all-at-once", where))
         # LinearStepSize must be 10-50% of the fleet, which may have scaled out to instances.max.
         step = self.deployment.linear_step
         if step and step.type == "instance-count" and step.value * 10 < self.instances.max:
-            raise Invalid(f"a linear step of {step.value} instance(s) is less than SageMaker's 10% of "
-                          f"instances.max ({self.instances.max})",
-                          "use a capacity-percent linear_step between 10 and 50", where)
-        return self
+            problems.append(Invalid(f"a linear step of {step.value} instance(s) is less than SageMaker's 10% of "
+                                    f"instances.max ({self.instances.max})",
+                                    "use a capacity-percent linear_step between 10 and 50", where))
+        return problems
 
-    @model_validator(mode="after")
-    def _schedules_fit_fleet(self) -> "Endpoint":
+    def _schedule_problems(self) -> list[Invalid]:
         schedules = self.autoscaling.schedules
         size = self.deployment.canary_size or self.deployment.linear_step
+        problems = []
         for i, schedule in enumerate(schedules):
             where = f"autoscaling.schedules.{i}"
-            if [s.name for s in schedules].count(schedule.name) > 1:
-                raise Invalid(f"schedule name '{schedule.name}' is used twice", "give each schedule its own name",
-                              f"{where}.name")
+            if schedule.name in [s.name for s in schedules[i + 1:]]:  # reported once, where first used
+                problems.append(Invalid(f"schedule name '{schedule.name}' is used twice",
+                                        "give each schedule its own name", f"{where}.name"))
             if schedule.max > self.instances.max:
-                raise Invalid(f"max {schedule.max} is above instances.max ({self.instances.max})",
-                              "lower the schedule's max, or raise instances.max (the endpoint's ceiling)",
-                              f"{where}.max")
+                problems.append(Invalid(f"max {schedule.max} is above instances.max ({self.instances.max})",
+                                        "lower the schedule's max, or raise instances.max (the endpoint's ceiling)",
+                                        f"{where}.max"))
             if size and size.type == "instance-count" and size.value * 2 > schedule.min:
-                raise Invalid(f"a canary/step of {size.value} instance(s) is more than half of this schedule's "
-                              f"min ({schedule.min}): a deployment while it is in force would fail",
-                              "raise the schedule's min, use a capacity-percent size, or strategy all-at-once",
-                              f"{where}.min")
+                problems.append(Invalid(f"a canary/step of {size.value} instance(s) is more than half of this "
+                                        f"schedule's min ({schedule.min}): a deployment while it is in force "
+                                        "would fail",
+                                        "raise the schedule's min, use a capacity-percent size, or strategy "
+                                        "all-at-once", f"{where}.min"))
         if schedules and not any((s.min, s.max) == (self.instances.min, self.instances.max) for s in schedules):
-            raise Invalid("no schedule restores instances.min/max: after the first one fires the endpoint "
-                          "keeps the last schedule's bounds for good",
-                          f"add a schedule with min: {self.instances.min}, max: {self.instances.max} "
-                          "(e.g. weekday mornings)", "autoscaling.schedules")
-        return self
+            problems.append(Invalid("no schedule restores instances.min/max: after the first one fires the endpoint "
+                                    "keeps the last schedule's bounds for good",
+                                    f"add a schedule with min: {self.instances.min}, max: {self.instances.max} "
+                                    "(e.g. weekday mornings)", "autoscaling.schedules"))
+        return problems
 
 
 class Environment(Strict):
     schema_version: Literal[1] = 1
     name: ResourceName
     account: str = Field(pattern=r"^[0-9]{12}$")
-    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
+    region: str = Field(pattern=REGION.pattern)
     production: bool = False
     require_approved_versions: bool = True
     promote_after: ResourceName | None = Field(default=None, description="environment to promote through first")
-    weights_bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    weights_bucket: str | None = Field(default=None, pattern=BUCKET_NAME.pattern)
     object_lock_days: PositiveInt = Field(default=365, le=36500)
     notify: list[EmailStr] = Field(default_factory=list)
     endpoints: dict[ResourceName, Endpoint] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _production_rules(self) -> "Environment":
-        if self.production and not self.require_approved_versions:
-            raise Invalid("production environments must serve approved versions only",
-                          "remove require_approved_versions: false", "require_approved_versions")
-        if self.production:
-            for name, endpoint in self.endpoints.items():
-                if endpoint.alarms.no_traffic_minutes is None:
-                    raise Invalid(f"endpoint {name} has no alarms.no_traffic_minutes",
-                                  "production endpoints need a no-traffic alarm: set alarms.no_traffic_minutes",
-                                  f"endpoints.{name}.alarms.no_traffic_minutes")
+        if not self.production:
+            return self
+        problems = []
+        if not self.require_approved_versions:
+            problems.append(Invalid("production environments must serve approved versions only",
+                                    "remove require_approved_versions: false", "require_approved_versions"))
+        problems += [Invalid(f"endpoint {name} has no alarms.no_traffic_minutes",
+                             "production endpoints need a no-traffic alarm: set alarms.no_traffic_minutes",
+                             f"endpoints.{name}.alarms.no_traffic_minutes")
+                     for name, endpoint in self.endpoints.items() if endpoint.alarms.no_traffic_minutes is None]
+        raise_all(problems)
         return self
 
     @property
     def weights_bucket_name(self) -> str:
-        return self.weights_bucket or f"llama-weights-{self.name}-{self.account}-{self.region}"
+        return self.weights_bucket or naming.weights_bucket(self.name, self.account, self.region)
 
     @property
     def capture_bucket_name(self) -> str:
-        return f"llama-capture-{self.name}-{self.account}-{self.region}"
+        return naming.capture_bucket(self.name, self.account, self.region)
 
-    def endpoint_name(self, endpoint: str) -> str:
-        return f"{self.name}-{endpoint}"
+    def endpoint_name(self, endpoint_id: str) -> str:
+        return naming.endpoint(self.name, endpoint_id)
+
+    def package_group(self, model: str) -> str:
+        return naming.package_group(self.name, model)

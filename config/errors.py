@@ -44,3 +44,30 @@ class Invalid(ValueError):
         self.problem = problem
         self.fix = fix
         self.field = field  # the sub-field a model-level check blames, if any
+
+    @property
+    def each(self) -> list["Invalid"]:
+        return [self]
+
+
+class AllInvalid(Invalid):
+    """Every problem one model-level check found (a production rule on each endpoint, say), raised
+    once: pydantic stops a model's validation at the first error it raises, so a check that
+    raised per problem would hide the rest. `loader.py` reports each as its own line."""
+
+    def __init__(self, problems: list[Invalid]):
+        super().__init__(problems[0].problem, problems[0].fix, problems[0].field)
+        self.problems = problems
+
+    @property
+    def each(self) -> list[Invalid]:
+        return self.problems
+
+
+def raise_all(problems: list[Invalid | None]) -> None:
+    """Raise every problem found (None entries are checks that passed); nothing when all passed."""
+    found = [p for p in problems if p is not None]
+    if len(found) == 1:
+        raise found[0]
+    if found:
+        raise AllInvalid([each for problem in found for each in problem.each])

@@ -7,9 +7,10 @@ what to write instead (`Invalid` carries the fix to the error line).
 from __future__ import annotations
 
 import re
-from typing import Annotated
+import typing
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, ConfigDict, BaseModel
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from config.errors import Invalid
 
@@ -26,13 +27,43 @@ DIGEST_IMAGE = re.compile(
 RESOURCE_NAME = re.compile(r"^[a-z0-9](-?[a-z0-9])*$")
 VERSION = re.compile(r"^[a-z0-9][a-z0-9.-]{0,31}$")
 ENV_VAR = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+# AWS region names (us-east-1, us-gov-west-1) and S3 bucket names (3-63 of a-z 0-9 . -).
+REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# The form of a SageMaker instance type; which ones exist is checked against botocore (config/project.py).
+INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 
 
 class Strict(BaseModel):
-    """Unknown keys are errors, not silently ignored; models are read-only."""
+    """Unknown keys are errors, not silently ignored; models are read-only; a boolean is never a number."""
 
     # allow_inf_nan=False: `.inf` would pass `gt=0` and reach CloudFormation as "Infinity".
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_as_number(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic's lax mode takes true as 1 (bool is an int in Python): `min: true` would
+        # validate as one instance. YAML also reads yes/no/on/off as booleans.
+        if isinstance(value, bool) and info.field_name and not _admits_bool(cls.model_fields[info.field_name].annotation):
+            raise Invalid(f"{str(value).lower()} is a boolean, not a {_kind(cls.model_fields[info.field_name].annotation)}",
+                          "write the value itself (YAML reads true/false/yes/no/on/off as booleans)")
+        return value
+
+
+def _admits_bool(annotation: Any) -> bool:
+    if annotation is bool or annotation is Any:
+        return True
+    return any(_admits_bool(arg) for arg in typing.get_args(annotation) if not isinstance(arg, (int, str)))
+
+
+def _kind(annotation: Any) -> str:
+    """What the field takes, for the message: a number (int, float, a Literal of numbers) or text."""
+    if annotation in (int, float) or (typing.get_origin(annotation) is typing.Literal
+                                      and all(isinstance(a, int) for a in typing.get_args(annotation))):
+        return "number"
+    kinds = {_kind(arg) for arg in typing.get_args(annotation) if arg is not type(None)}
+    return "number" if "number" in kinds else "value of this field's type"
 
 
 def _sha256(value: str) -> str:

@@ -55,7 +55,12 @@ _FIXES = {
 
 
 def read_document(path: Path, display: str) -> tuple[Any, list[SpecError]]:
-    """Parse YAML (or JSON) keeping line numbers; never raises for bad content."""
+    """Parse YAML (or JSON) keeping line numbers; never raises for bad content.
+
+    JSON is parsed by `json` (the strict grammar; a key given twice is an error, as
+    RFC 8259 leaves its meaning undefined and a pin must not mean two things), then read
+    again as YAML, of which JSON is a subset, only to learn each key's line.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -63,7 +68,7 @@ def read_document(path: Path, display: str) -> tuple[Any, list[SpecError]]:
                                 "check the path and that the file is UTF-8 text")]
     try:
         if path.suffix == ".json":
-            return json.loads(text), []
+            return _json_with_lines(text, display)
         return YAML(typ="rt", pure=True).load(text), []
     except json.JSONDecodeError as exc:
         return None, [SpecError(display, "", f"invalid JSON: {exc.msg}", "fix the JSON syntax", exc.lineno)]
@@ -71,9 +76,45 @@ def read_document(path: Path, display: str) -> tuple[Any, list[SpecError]]:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         problem = (exc.problem or "syntax error").strip()
         return None, [SpecError(display, "", f"invalid YAML: {problem}", "fix the YAML syntax", line)]
-    except Exception as exc:  # ruamel raises a few unmarked errors (duplicate keys, bad tags)
+    except Exception as exc:  # ruamel raises a few unmarked errors (bad tags)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         return None, [SpecError(display, "", f"invalid YAML: {first}", "fix the YAML syntax")]
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen.add(key)
+    return dict(pairs)
+
+
+def _json_with_lines(text: str, display: str) -> tuple[Any, list[SpecError]]:
+    try:
+        values = json.loads(text, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        key = str(exc)
+        return None, [SpecError(display, key, f'key "{key}" is given twice in one object',
+                                "keep one of them (JSON parsers disagree on which one wins)",
+                                _second_line_of(text, key))]
+    try:
+        located = YAML(typ="rt", pure=True).load(text)
+    except Exception:  # noqa: BLE001 - valid JSON that YAML reads otherwise (tabs): values without lines
+        return values, []
+    # The YAML reading carries the lines; it is used only where it reads the same values.
+    return (located if _plain(located) == values else values), []
+
+
+def _second_line_of(text: str, key: str) -> int | None:
+    needle = json.dumps(key)
+    lines = [number for number, line in enumerate(text.splitlines(), 1)
+             if needle in line and line.split(needle, 1)[1].lstrip().startswith(":")]
+    return lines[1] if len(lines) > 1 else None
 
 
 @dataclass(frozen=True)
@@ -99,7 +140,21 @@ def load_model(model: type[M], path: Path, display: str) -> tuple[Loaded[M] | No
     try:
         return Loaded(model.model_validate(_plain(data)), display, data), []
     except ValidationError as exc:
-        return None, [_to_spec_error(model, data, display, err) for err in exc.errors()]
+        return None, errors_of(model, data, display, exc)
+
+
+def validate_model(model: type[M], data: dict, display: str) -> M:
+    """`data` (built in code, not read from a file: a deployment override) as `model`; `SpecErrors` naming
+    `display` when it is invalid, in the same one-line form as a file's errors."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise SpecErrors(errors_of(model, data, display, exc)) from None
+
+
+def errors_of(model: type[BaseModel], data: Any, display: str, exc: ValidationError) -> list[SpecError]:
+    """pydantic's errors for `data` as SpecErrors: field, problem, fix, and the line where `data` has one."""
+    return [e for err in exc.errors() for e in _to_spec_errors(model, data, display, err)]
 
 
 def require(model: type[M], path: Path, display: str) -> M:
@@ -110,15 +165,23 @@ def require(model: type[M], path: Path, display: str) -> M:
     return loaded.value
 
 
+def _to_spec_errors(model: type[BaseModel], data: Any, display: str, err: dict) -> list[SpecError]:
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, Invalid):
+        return [_invalid_error(data, display, tuple(err["loc"]), each) for each in cause.each]
+    return [_to_spec_error(model, data, display, err)]
+
+
+def _invalid_error(data: Any, display: str, loc: tuple, invalid: Invalid) -> SpecError:
+    if invalid.field:
+        loc += tuple(int(part) if part.isdigit() else part for part in invalid.field.split("."))
+    return SpecError(display, ".".join(str(p) for p in loc), invalid.problem, invalid.fix, _line_of(data, loc))
+
+
 def _to_spec_error(model: type[BaseModel], data: Any, display: str, err: dict) -> SpecError:
     loc = tuple(err["loc"])
-    cause = (err.get("ctx") or {}).get("error")
-    if isinstance(cause, Invalid) and cause.field:
-        loc += tuple(int(part) if part.isdigit() else part for part in cause.field.split("."))
     field = ".".join(str(p) for p in loc)
     line = _line_of(data, loc)
-    if isinstance(cause, Invalid):
-        return SpecError(display, field, cause.problem, cause.fix, line)
     kind = err["type"]
     if kind == "extra_forbidden":
         allowed = sorted(_fields_at(model, loc[:-1]))

@@ -186,7 +186,8 @@ class Pin(PinnedContent):
         return self
 
     @property
-    def key(self) -> tuple[str, str]:
+    def ref(self) -> tuple[str, str]:
+        """(model, version): how the project, the registry stack and the commands find a pin."""
         return (self.model, self.version)
 
     @property

@@ -68,14 +68,15 @@ def load_project(root: Path, only_env: str | None = None) -> Project:
     # Cross-file checks name only files that exist, and skip pins that failed
     # to load: their own errors are reported already.
     env_names = {p.stem for p in env_files}
+    pin_values = {k: p.value for k, p in pins.items()}
     for loaded in environments.values():
-        errors += _check_environment(loaded, env_names, pins, broken_pins)
+        errors += check_environment(loaded, env_names, pin_values, broken_pins)
     github, found = load_github(root, env_names, {n: e.value for n, e in environments.items()})
     errors += found
     if errors:
         raise SpecErrors(errors)
     selected = {n: e.value for n, e in environments.items() if only_env in (None, n)}
-    return Project(root, selected, {k: p.value for k, p in pins.items()}, pin_files, github)
+    return Project(root, selected, pin_values, pin_files, github)
 
 
 def _files(directory: Path, pattern: str = "*") -> list[Path]:
@@ -102,11 +103,11 @@ def _load_pins(root: Path, errors: list[SpecError]) -> tuple[dict, dict, set]:
             continue
         pin = loaded.value
         expected = (path.parent.name, path.stem)
-        if pin.key != expected:
+        if pin.ref != expected:
             errors.append(loaded.error(("model",), f"pins {pin.model}/{pin.version} but lives at {display}",
                                        f"move it to {PINS_DIR}/{pin.model}/{pin.version}{path.suffix}"))
             continue
-        if pin.key in pins:
+        if pin.ref in pins:
             errors.append(loaded.error(("version",), f"{pin.model}/{pin.version} is pinned twice",
                                        "keep one file per version"))
             continue
@@ -114,13 +115,14 @@ def _load_pins(root: Path, errors: list[SpecError]) -> tuple[dict, dict, set]:
             container_environment(pin)
         except Invalid as exc:
             errors.append(loaded.error(("serving", "extra_env"), exc.problem, exc.fix))
-        pins[pin.key] = loaded
-        files[pin.key] = path
+        pins[pin.ref] = loaded
+        files[pin.ref] = path
     return pins, files, broken
 
 
-def _check_environment(loaded: Loaded[Environment], env_names: set[str], pins: dict,
-                       broken_pins: set) -> list[SpecError]:
+def check_environment(loaded: Loaded[Environment], env_names: set[str], pins: dict[tuple[str, str], Pin],
+                      broken_pins: frozenset | set = frozenset()) -> list[SpecError]:
+    """The checks that need the pins (and the other environments' names) as well as the config."""
     env = loaded.value
     errors: list[SpecError] = []
     if env.promote_after is not None and env.promote_after not in env_names - {env.name}:
@@ -138,17 +140,17 @@ def _check_environment(loaded: Loaded[Environment], env_names: set[str], pins: d
                                        "shorten the endpoint key or the environment name"))
         errors += _check_instance(loaded, at, endpoint)
         errors += _check_shadow(loaded, at, endpoint, pins, broken_pins)
-        pin_loaded = pins.get((endpoint.model, endpoint.version))
+        pin = pins.get((endpoint.model, endpoint.version))
         if (endpoint.model, endpoint.version) in broken_pins:
             continue
-        if pin_loaded is None:
+        if pin is None:
             known = sorted(v for m, v in pins if m == endpoint.model)
             fix = (f"use a pinned version ({', '.join(known)})" if known
                    else f"pin {endpoint.model} first (python -m scripts pin-weights)")
             errors.append(loaded.error(at + ("version",),
                                        f"no pin {PINS_DIR}/{endpoint.model}/{endpoint.version}.yaml", fix))
             continue
-        errors += _check_pin_on_endpoint(loaded, at, endpoint, pin_loaded.value)
+        errors += _check_pin_on_endpoint(loaded, at, endpoint, pin)
     return errors
 
 
@@ -200,12 +202,11 @@ def _check_shadow(loaded: Loaded[Environment], at: tuple, endpoint: Endpoint, pi
     if endpoint.shadow_version is None or (endpoint.model, endpoint.shadow_version) in broken_pins:
         return []
     where = at + ("shadow_version",)
-    pin_loaded = pins.get((endpoint.model, endpoint.shadow_version))
-    if pin_loaded is None:
+    pin = pins.get((endpoint.model, endpoint.shadow_version))
+    if pin is None:
         known = sorted(v for m, v in pins if m == endpoint.model)
         return [loaded.error(where, f"no pin {PINS_DIR}/{endpoint.model}/{endpoint.shadow_version}.yaml",
                              f"use a pinned version of {endpoint.model} ({', '.join(known) or 'none yet'})")]
-    pin = pin_loaded.value
     image = _image_problem(pin, loaded.value.region)
     if image:
         return [loaded.error(where, *image)]

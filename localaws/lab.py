@@ -19,18 +19,19 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from config import naming
 from localaws.emulator import AwsEmulator, SimClock, Timings
+from scripts.lib import cdk
+from scripts.lib.repo import INPUTS, copy_inputs
 
 REPO = Path(__file__).resolve().parents[1]
-# The in-process synth starts jsii's Node: Node 20's end-of-life banner would drown the narration.
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
-COPIED = ("environments", "model_artifacts", "cdk.json", "datasets")
+COPIED = (*INPUTS, "datasets")  # the evaluation datasets too: reports are made in the lab
 
 
 @dataclass(frozen=True)
@@ -66,13 +67,7 @@ class Lab:
     def start(self) -> None:
         if self.root.exists():
             shutil.rmtree(self.root)
-        self.root.mkdir(parents=True)
-        for name in COPIED:
-            source = REPO / name
-            if source.is_dir():
-                shutil.copytree(source, self.root / name)
-            elif source.exists():
-                shutil.copy(source, self.root / name)
+        copy_inputs(REPO, self.root, COPIED)
         if self.prepare:
             self.prepare(self.root)
         self.emulator.start()
@@ -88,11 +83,8 @@ class Lab:
         home = self.workdir / "home"  # the CDK CLI caches accounts per access key under ~/.cdk
         home.mkdir(exist_ok=True)
         env.update(self.emulator.env())
-        env.update({"PINNED_LLAMA_ROOT": str(self.root), "HOME": str(home), "CI": "true",
-                    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-                    "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1", "CDK_DISABLE_CLI_TELEMETRY": "true",
-                    "PYTHONPATH": str(REPO)})
-        return env
+        env.update({"PINNED_LLAMA_ROOT": str(self.root), "HOME": str(home), "CI": "true", "PYTHONPATH": str(REPO)})
+        return cdk.environ(env)
 
     def run(self, *args: str, check: bool = True, capture: bool = False, timeout: float = 600) \
             -> subprocess.CompletedProcess:
@@ -100,8 +92,7 @@ class Lab:
         return self._exec([sys.executable, "-m", "scripts", *args], check, capture, timeout)
 
     def cdk(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-        cli = REPO / "node_modules" / ".bin" / "cdk"
-        return self._exec([str(cli), *args, "--no-notices"], True, True, timeout)
+        return self._exec([str(cdk.cli()), *args, "--no-notices"], True, True, timeout)
 
     def _exec(self, args: list[str], check: bool, capture: bool, timeout: float) -> subprocess.CompletedProcess:
         # cwd: the lab's own directory. In the checkout, the CLI would read its cdk.json and lock
@@ -115,7 +106,6 @@ class Lab:
 
     # ----- deploy
     def deploy_environment(self, endpoints: list[str] | None = None) -> None:
-        from scripts.promotion.deploy import synthesize
         from config.project import load_project
 
         env = load_project(self.root, self.env_name).environments[self.env_name]
@@ -126,8 +116,9 @@ class Lab:
         t = time.monotonic()
         self.cdk("bootstrap", f"aws://{self.account}/{env.region}")
         self.say(f"cdk bootstrap aws://{self.account}/{env.region} ({time.monotonic() - t:.0f} s)")
-        assembly = self.assembly = synthesize(self.root, self.env_name, {}, self.workdir)
-        artifacts = f"llama-{self.env_name}-artifacts"
+        assembly = self.assembly = Path(tempfile.mkdtemp(prefix="assembly-", dir=self.workdir))
+        cdk.synthesize(self.root, assembly, self.env_name)
+        artifacts = naming.artifacts_stack(self.env_name)
         t = time.monotonic()
         self.cdk("deploy", "--app", str(assembly), artifacts, "--require-approval", "never")
         self.say(f"cdk deploy {artifacts} ({time.monotonic() - t:.0f} s): key, buckets, Model Registry")
@@ -135,7 +126,7 @@ class Lab:
         self.say(f"uploaded stand-in weights to s3://{env.weights_bucket_name} with SHA-256 checksums")
         seed_images(self.account, pins)
         self.say("ECR: the pinned serving images exist under their digests (stand-in manifests)")
-        stacks = [f"llama-{self.env_name}-{k}" for k in keys]
+        stacks = [naming.endpoint_stack(self.env_name, k) for k in keys]
         t = time.monotonic()
         self.cdk("deploy", "--app", str(assembly), *stacks, "--exclusively", "--require-approval", "never",
                  "--concurrency", "4")

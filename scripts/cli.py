@@ -13,7 +13,8 @@ import sys
 
 import click
 
-from scripts.lib.errors import Exit, UserError
+from scripts.lib.aws import describe_error, is_aws_error
+from scripts.lib.errors import Exit, UserError, print_spec_errors
 
 COMMANDS = {
     "validate": "Validate environment configs and pin manifests.",
@@ -32,6 +33,7 @@ COMMANDS = {
     "promote": "Promote an endpoint to a pinned version: gates, blue/green deploy, live check, history.",
     "rollback": "Roll an endpoint back to the version live before (from the history, or --to).",
     "status": "Per endpoint: config vs deployed version, registry status, deployment in flight, alarms, drift.",
+    "deploy-role": "Print the GitHub deploy role ARN and region of an environment (for GITHUB_OUTPUT).",
 }
 
 
@@ -76,9 +78,7 @@ def main() -> None:
     except click.Abort:
         sys.exit(Exit.INTERRUPTED)
     except SpecErrors as exc:
-        for error in exc.errors:
-            click.echo(f"error: {error}", err=True)
-        click.echo(f"{len(exc.errors)} problem(s) found; nothing was changed", err=True)
+        print_spec_errors(exc)
         sys.exit(Exit.INVALID_INPUT)
     except UserError as exc:
         click.echo(f"error: {exc}", err=True)
@@ -87,9 +87,7 @@ def main() -> None:
         click.echo("interrupted", err=True)
         sys.exit(Exit.INTERRUPTED)
     except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
-        if _is_aws_error(exc):
-            from scripts.lib.aws import describe_error
-
+        if is_aws_error(exc):
             click.echo(f"error: {describe_error(exc)}", err=True)
             sys.exit(Exit.AWS_ERROR)
         if debug:
@@ -97,8 +95,3 @@ def main() -> None:
         click.echo(f"internal error: {exc.__class__.__name__}: {exc} (rerun with --debug for a traceback)",
                    err=True)
         sys.exit(Exit.INTERNAL)
-
-
-def _is_aws_error(exc: Exception) -> bool:
-    module = type(exc).__module__
-    return module.startswith("botocore") or module.startswith("boto3")

@@ -6,48 +6,57 @@ not only the live one, so a promotion changes only the endpoint stack.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aws_cdk import Stack, Tags
 from constructs import Construct
 
+from config import naming
 from config.catalog import G5_TYPES
 from config.environment import Environment
 from config.fit import gpu_fit
 from config.pin import Pin
 from config.serving_env import container_environment
-from stacks.constructs.access_log_bucket import AccessLogBucket
-from stacks.constructs.environment_key import EnvironmentKey
-from stacks.constructs.model_package_group import ModelPackageGroup
+from stacks.constructs.access_log_bucket import AccessLogBucket, AccessLogBucketProps
+from stacks.constructs.environment_key import EnvironmentKey, EnvironmentKeyProps
+from stacks.constructs.model_package_group import ModelPackageGroup, ModelPackageGroupProps
 from stacks.constructs.pinned_model_package import PinnedModelPackage, PinnedModelPackageProps
 from stacks.constructs.secure_bucket import SecureBucket, SecureBucketProps
 
 CAPTURE_EXPIRY_DAYS = 90
 
 
+@dataclass(frozen=True)
+class ArtifactsStackProps:
+    environment: Environment
+    pins: list[Pin]  # every pinned version of the models the environment serves
+
+
 class ArtifactsStack(Stack):
-    def __init__(self, scope: Construct, id: str, *, environment: Environment, pins: list[Pin], **kwargs):
+    def __init__(self, scope: Construct, id: str, props: ArtifactsStackProps, **kwargs):
         super().__init__(scope, id, **kwargs)
-        env = environment
+        env = props.environment
         Tags.of(self).add("environment", env.name)
-        self.key = EnvironmentKey(self, "Key", environment=env.name).key
-        logs = AccessLogBucket(self, "AccessLogs").bucket
+        self.kms_key = EnvironmentKey(self, "Key", EnvironmentKeyProps(alias=naming.key_alias(env.name),
+                                                                      environment=env.name)).key
+        logs = AccessLogBucket(self, "AccessLogs", AccessLogBucketProps()).bucket
         self.weights_bucket = SecureBucket(self, "Weights", SecureBucketProps(
-            key=self.key, access_logs=logs, access_log_prefix="weights/",
+            kms_key=self.kms_key, access_logs=logs, access_log_prefix="weights/",
             bucket_name=env.weights_bucket_name, object_lock_days=env.object_lock_days)).bucket
         self.capture_bucket = SecureBucket(self, "DataCapture", SecureBucketProps(
-            key=self.key, access_logs=logs, access_log_prefix="data-capture/",
+            kms_key=self.kms_key, access_logs=logs, access_log_prefix="data-capture/",
             bucket_name=env.capture_bucket_name, expire_days=CAPTURE_EXPIRY_DAYS)).bucket
 
         self.groups: dict[str, ModelPackageGroup] = {}
         self.packages: dict[tuple[str, str], PinnedModelPackage] = {}
-        for pin in sorted(pins, key=lambda p: p.key):
+        for pin in sorted(props.pins, key=lambda p: p.ref):
             if env.region not in pin.container.images:
                 continue  # not deployable here; validation refuses it as a live version
             group = self.groups.get(pin.model)
             if group is None:
-                group = self.groups[pin.model] = ModelPackageGroup(
-                    self, f"Group-{pin.model}", name=f"{env.name}-{pin.model}", model=pin.model,
-                    hub_repo=pin.source.hub_repo)
-            self.packages[pin.key] = PinnedModelPackage(
+                group = self.groups[pin.model] = ModelPackageGroup(self, f"Group-{pin.model}", ModelPackageGroupProps(
+                    name=env.package_group(pin.model), model=pin.model, hub_repo=pin.source.hub_repo))
+            self.packages[pin.ref] = PinnedModelPackage(
                 self, f"Package-{pin.model}-{pin.version}", PinnedModelPackageProps(
                     pin=pin, group=group, region=env.region, weights_bucket_name=env.weights_bucket_name,
                     environment=container_environment(pin),
@@ -55,4 +64,4 @@ class ArtifactsStack(Stack):
                                     if i.gpus == pin.serving.tensor_parallel_degree and gpu_fit(pin, i).fits]))
             # Export every version's ARN, live or not: a promotion then only switches which
             # export the endpoint stack imports, and never removes one still in use.
-            self.export_value(self.packages[pin.key].arn)
+            self.export_value(self.packages[pin.ref].arn)

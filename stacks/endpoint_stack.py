@@ -7,51 +7,67 @@ instead of recomputing them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
+from config import naming
 from config.catalog import INSTANCES
 from config.environment import SHADOW_VARIANT_NAME, VARIANT_NAME, Endpoint, Environment
 from config.pin import Pin
 from stacks.artifacts_stack import ArtifactsStack
-from stacks.constructs.alarm_topic import AlarmTopic
+from stacks.constructs.alarm_topic import AlarmTopic, AlarmTopicProps
 from stacks.constructs.endpoint_alarms import EndpointAlarms, EndpointAlarmsProps
 from stacks.constructs.endpoint_autoscaling import EndpointAutoscaling, EndpointAutoscalingProps
-from stacks.constructs.endpoint_dashboard import EndpointDashboard
+from stacks.constructs.endpoint_dashboard import EndpointDashboard, EndpointDashboardProps
 from stacks.constructs.endpoint_execution_role import EndpointExecutionRole, EndpointExecutionRoleProps
 from stacks.constructs.llm_endpoint import DataCapture, LlmEndpoint, LlmEndpointProps, ShadowVariant
 
 
+@dataclass(frozen=True)
+class EndpointStackProps:
+    environment: Environment
+    endpoint_id: str  # the key under `endpoints:` in environments/<env>.yaml
+    endpoint: Endpoint
+    pin: Pin
+    artifacts: ArtifactsStack
+    shadow_pin: Pin | None = None
+    # Per-deployment overrides (config/deploy_override.py): scaling suspended by `promote` for an
+    # instance-type change, which SageMaker refuses on a variant registered for autoscaling
+    # (deregister, change, register again: 3 deploys); no auto-rollback for `rollback`.
+    autoscaling_suspended: bool = False
+    auto_rollback: bool = True
+
+
 class EndpointStack(Stack):
-    def __init__(self, scope: Construct, id: str, *, environment: Environment, key: str, endpoint: Endpoint,
-                 pin: Pin, artifacts: ArtifactsStack, shadow_pin: Pin | None = None,
-                 autoscaling_suspended: bool = False, auto_rollback: bool = True, **kwargs):
+    def __init__(self, scope: Construct, id: str, props: EndpointStackProps, **kwargs):
         super().__init__(scope, id, **kwargs)
-        env = environment
-        name = env.endpoint_name(key)
+        env, endpoint, pin, artifacts = props.environment, props.endpoint, props.pin, props.artifacts
+        name = env.endpoint_name(props.endpoint_id)
         for tag, value in (("environment", env.name), ("endpoint", name), ("model", pin.model),
                            ("model-version", pin.version)):
             Tags.of(self).add(tag, value)
-        package = artifacts.packages[pin.key]
+        package = artifacts.packages[pin.ref]
         registry, repository = pin.container.repository_of(env.region)
-        capture_prefix = f"{name}/"
+        capture_prefix = naming.capture_prefix(name)
+        shadow_pin = props.shadow_pin
         shadow = None
         if shadow_pin is not None:
             Tags.of(self).add("shadow-version", shadow_pin.version)
-            shadow_package = artifacts.packages[shadow_pin.key]
             shadow = ShadowVariant(
-                variant_name=SHADOW_VARIANT_NAME, model_package_arn=shadow_package.arn,
+                variant_name=SHADOW_VARIANT_NAME, model_package_arn=artifacts.packages[shadow_pin.ref].arn,
                 instance_type=endpoint.shadow_instance_type or endpoint.instance_type,
                 initial_instance_count=endpoint.instances.initial)
 
         role = EndpointExecutionRole(self, "ExecutionRole", EndpointExecutionRoleProps(
             endpoint_name=name, weights_bucket_name=env.weights_bucket_name, model_prefix=f"{pin.model}/",
-            image_registry=registry, image_repository=repository, key=artifacts.key,
+            image_registry=registry, image_repository=repository, kms_key=artifacts.kms_key,
             capture_bucket_name=env.capture_bucket_name if endpoint.data_capture_percent else None,
             capture_prefix=capture_prefix, in_vpc=bool(endpoint.network.subnet_ids),
             extra_images=(shadow_pin.container.repository_of(env.region),) if shadow_pin else ()))
-        topic = AlarmTopic(self, "AlarmTopic", name=name, key=artifacts.key,
-                           emails=sorted(set(env.notify) | set(endpoint.notify))).topic
+        topic = AlarmTopic(self, "AlarmTopic", AlarmTopicProps(
+            name=name, kms_key=artifacts.kms_key, emails=tuple(sorted(set(env.notify) | set(endpoint.notify))))).topic
         self.alarms = EndpointAlarms(self, "Alarms", EndpointAlarmsProps(
             endpoint_name=name, variant_name=VARIANT_NAME,
             gpus_per_instance=INSTANCES[endpoint.instance_type].gpus,
@@ -68,15 +84,13 @@ class EndpointStack(Stack):
             subnet_ids=endpoint.network.subnet_ids, security_group_ids=endpoint.network.security_group_ids,
             data_capture=DataCapture(
                 destination_uri=f"s3://{env.capture_bucket_name}/{capture_prefix}",
-                percent=endpoint.data_capture_percent, kms_key_arn=artifacts.key.key_arn),
-            shadow=shadow, auto_rollback=auto_rollback))
-        # Suspended only by `promote` for an instance-type change, which SageMaker refuses on a
-        # variant registered for autoscaling: deregister, change, register again (3 deploys).
-        self.autoscaling = None if autoscaling_suspended else EndpointAutoscaling(
+                percent=endpoint.data_capture_percent, kms_key_arn=artifacts.kms_key.key_arn),
+            shadow=shadow, auto_rollback=props.auto_rollback))
+        self.autoscaling = None if props.autoscaling_suspended else EndpointAutoscaling(
             self, "Autoscaling", EndpointAutoscalingProps(
                 endpoint_name=name, variant_name=VARIANT_NAME, instances=endpoint.instances,
                 autoscaling=endpoint.autoscaling, endpoint=self.endpoint.cfn_endpoint))
-        EndpointDashboard(self, "Dashboard", name=name, alarms=self.alarms)
+        EndpointDashboard(self, "Dashboard", EndpointDashboardProps(name=name, alarms=self.alarms))
 
         for output, value in (("EndpointName", name), ("ModelVersion", pin.version), ("Model", pin.model),
                               ("Image", package.image), ("WeightsUri", package.model_data_uri),
@@ -84,7 +98,7 @@ class EndpointStack(Stack):
                               ("InstanceType", endpoint.instance_type)):
             CfnOutput(self, output, value=value)
         if shadow_pin is not None:
-            shadow_package = artifacts.packages[shadow_pin.key]
+            shadow_package = artifacts.packages[shadow_pin.ref]
             for output, value in (("ShadowVersion", shadow_pin.version), ("ShadowImage", shadow_package.image),
                                   ("ShadowWeightsUri", shadow_package.model_data_uri),
                                   ("ShadowManifestSha256", shadow_pin.manifest_sha256)):

@@ -1,76 +1,62 @@
-"""Build every environment's stacks into a CDK app from a validated Project."""
+"""Build every environment's stacks into a CDK app from a validated Project.
+
+    environments/*.yaml + model_artifacts/**.yaml -> config.project.load_project -> Project
+        (+ promote's per-deployment overrides, config/deploy_override.py) -> build() -> stacks
+
+`app.py` (what `cdk synth` runs) and the in-process synth (scripts/lib/cdk.py: `promote`, the
+emulator lab, the tests) both go through `build`, so cdk-nag and every validation run on each path.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from aws_cdk import App, Environment as CdkEnvironment, Validations
+from aws_cdk import App, Environment as StackTarget, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from config.environment import Strategy
+from config import naming
+from config.deploy_override import CONTEXT_KEY, apply_overrides, overrides_from_context
 from config.project import Project
-from stacks.artifacts_stack import ArtifactsStack
-from stacks.endpoint_stack import EndpointStack
-from stacks.github_deploy_stack import GitHubDeployStack
-
-STACK_PREFIX = "llama"
-# Context set by `promote` for one deployment of one endpoint (never in cdk.json):
-# {"<env>/<endpoint>": {"strategy": "all-at-once", "suspend_autoscaling": true, "auto_rollback": false,
-#                       "version": "v1", "instance_type": "ml.g5.xlarge"}}
-DEPLOY_OVERRIDES = "deploy_overrides"
-
-
-def artifacts_stack_name(env: str) -> str:
-    return f"{STACK_PREFIX}-{env}-artifacts"
-
-
-def endpoint_stack_name(env: str, endpoint: str) -> str:
-    return f"{STACK_PREFIX}-{env}-{endpoint}"
-
-
-def github_deploy_stack_name(env: str) -> str:
-    return f"{STACK_PREFIX}-{env}-github-deploy"  # also the deploy role's name
+from stacks.artifacts_stack import ArtifactsStack, ArtifactsStackProps
+from stacks.endpoint_stack import EndpointStack, EndpointStackProps
+from stacks.github_deploy_stack import GitHubDeployStack, GitHubDeployStackProps
 
 
 def new_app(root: Path, outdir: str | None = None, context: dict | None = None) -> App:
-    """An App with cdk.json's feature flags, also when run without the CDK CLI (tests, benchmarks)."""
+    """An App with cdk.json's feature flags, also when run without the CDK CLI (tests, promote)."""
     flags = json.loads((root / "cdk.json").read_text())["context"]
     return App(outdir=outdir, context={**flags, **(context or {})})
 
 
 def build(app: App, project: Project) -> App:
-    overrides = app.node.try_get_context(DEPLOY_OVERRIDES) or {}
-    if isinstance(overrides, str):  # -c on the command line passes a string
-        overrides = json.loads(overrides)
+    """Every environment of `project` (and the context's deploy overrides) as stacks of `app`.
+    Raises SpecErrors, before any construct exists, when an override does not validate."""
+    overrides = overrides_from_context(app.node.try_get_context(CONTEXT_KEY))
+    project = apply_overrides(project, overrides)
     for env in project.environments.values():
-        cdk_env = CdkEnvironment(account=env.account, region=env.region)
+        target = StackTarget(account=env.account, region=env.region)
         models = {e.model for e in env.endpoints.values()}
+        pins = [p for p in project.pins.values() if p.model in models]
         artifacts = ArtifactsStack(
-            app, artifacts_stack_name(env.name), environment=env, env=cdk_env,
-            pins=[p for p in project.pins.values() if p.model in models],
+            app, naming.artifacts_stack(env.name), ArtifactsStackProps(environment=env, pins=pins), env=target,
             description=f"Pinned Llama weights, keys and Model Registry ({env.name})")
-        for key, endpoint in env.endpoints.items():
-            override = overrides.get(f"{env.name}/{key}", {})
-            if override.get("version") or override.get("instance_type"):
-                endpoint = endpoint.model_copy(update={k: override[k] for k in ("version", "instance_type")
-                                                       if override.get(k)})
-            if override.get("strategy"):
-                endpoint = endpoint.with_strategy(Strategy(override["strategy"]))
+        for endpoint_id, endpoint in env.endpoints.items():
+            override = overrides.for_endpoint(env.name, endpoint_id)
             stack = EndpointStack(
-                app, endpoint_stack_name(env.name, key), environment=env, key=key, endpoint=endpoint,
-                pin=project.pin_for(endpoint), shadow_pin=project.shadow_pin_for(endpoint), artifacts=artifacts,
-                autoscaling_suspended=bool(override.get("suspend_autoscaling")),
-                auto_rollback=override.get("auto_rollback", True), env=cdk_env,
-                description=f"SageMaker endpoint {env.endpoint_name(key)} ({endpoint.model} {endpoint.version})")
+                app, naming.endpoint_stack(env.name, endpoint_id), EndpointStackProps(
+                    environment=env, endpoint_id=endpoint_id, endpoint=endpoint, pin=project.pin_for(endpoint),
+                    shadow_pin=project.shadow_pin_for(endpoint), artifacts=artifacts,
+                    autoscaling_suspended=override.suspend_autoscaling, auto_rollback=override.auto_rollback),
+                env=target,
+                description=f"SageMaker endpoint {env.endpoint_name(endpoint_id)} ({endpoint.model} {endpoint.version})")
             stack.add_stack_dependency(artifacts)
         if project.github is not None and env.name in project.github.environments:
-            name = github_deploy_stack_name(env.name)
-            GitHubDeployStack(app, name, environment=env, github=project.github, env=cdk_env, role_name=name,
-                              own_stacks=f"{STACK_PREFIX}-{env.name}-",
-                              pins=[p for p in project.pins.values() if p.model in models],
-                              description=f"GitHub Actions OIDC deploy role ({env.name})")
+            GitHubDeployStack(app, naming.github_deploy_stack(env.name), GitHubDeployStackProps(
+                environment=env, github=project.github, pins=pins), env=target,
+                description=f"GitHub Actions OIDC deploy role ({env.name})")
     # cdk-nag v3 is a policy-validation plugin: findings fail `cdk synth` and land in
     # cdk.out/policy-validation-report.json.
     Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True, write_suppressions_to_cloud_formation=True))
     return app
+

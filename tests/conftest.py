@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
+from scripts.lib import cdk
+from scripts.lib.repo import copy_inputs as copy_repo_inputs
+
 ROOT = Path(__file__).resolve().parents[1]
 
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 
-
-def synthesize(root: Path, outdir: Path, env: str | None = None, overrides: dict | None = None) -> dict[str, dict]:
+def synthesize(root: Path, outdir: Path, env: str | None = None, overrides=None) -> dict[str, dict]:
     """Synthesize the app of `root` in-process (cdk.json flags, cdk-nag on) -> {stack: template};
-    `overrides` are promote's per-deployment ones ({"<env>/<endpoint>": {...}})."""
-    from config.project import load_project
-    from stacks.environment_app import DEPLOY_OVERRIDES, build, new_app
-
-    context = {"env": env} if env else {}
-    if overrides:
-        context[DEPLOY_OVERRIDES] = overrides
-    app = new_app(ROOT, outdir=str(outdir), context=context or None)
-    build(app, load_project(root, only_env=env))
-    assembly = app.synth()
+    `overrides` are promote's per-deployment ones (config.deploy_override.DeployOverrides)."""
+    assembly = cdk.synthesize(root, outdir, env, overrides)
     return {s.stack_name: s.template for s in assembly.stacks}
 
 
@@ -41,11 +31,8 @@ def templates(assembly_dir) -> dict[str, dict]:
 
 
 def copy_inputs(target: Path) -> Path:
-    """A copy of the repo's inputs (environments + pins + cdk.json) in `target`, to break or change."""
-    for name in ("environments", "model_artifacts"):
-        shutil.copytree(ROOT / name, target / name)
-    shutil.copy(ROOT / "cdk.json", target / "cdk.json")
-    return target
+    """A copy of the repo's inputs (environments, pins, cdk.json, github.yaml) in `target`, to break or change."""
+    return copy_repo_inputs(ROOT, target)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from scripts.lib.output import Output
 from scripts.promotion import config_edit, gates, history
 from scripts.promotion.live import Deployed, EndpointState
 from scripts.promotion.watch import DEPLOY_FAILED, PROMOTED, ROLLED_BACK, TIMED_OUT, watch
+from config.deploy_override import DeployOverride, DeployOverrides
 from config.environment import Strategy
 from config.pin import ApprovalStatus
 from config.project import load_project
@@ -206,15 +207,15 @@ def test_evaluation_gate_needs_a_report_in_the_repo(project):
 
 def test_strategy_override_is_validated_like_the_config(project):
     endpoint = project.environments["prod"].endpoints["intent-3b"]
-    assert endpoint.with_strategy(Strategy.ALL_AT_ONCE).deployment.canary_size is None
-    assert endpoint.with_strategy(Strategy.LINEAR).deployment.linear_step.value == 25
+    assert DeployOverride(strategy=Strategy.ALL_AT_ONCE).applied_to(endpoint, "t").deployment.canary_size is None
+    assert DeployOverride(strategy=Strategy.LINEAR).applied_to(endpoint, "t").deployment.linear_step.value == 25
 
 
 def test_deploy_overrides_change_only_that_endpoint(tmp_path):
     from conftest import synthesize
 
-    templates = synthesize(ROOT, tmp_path, "dev", {"dev/intent-3b": {
-        "strategy": "all-at-once", "suspend_autoscaling": True, "auto_rollback": False}})
+    templates = synthesize(ROOT, tmp_path, "dev", DeployOverrides({"dev/intent-3b": DeployOverride(
+        strategy=Strategy.ALL_AT_ONCE, suspend_autoscaling=True, auto_rollback=False)}))
     changed, other = templates["llama-dev-intent-3b"], templates["llama-dev-intent-1b"]
     kinds = {r["Type"] for r in changed["Resources"].values()}
     assert "AWS::ApplicationAutoScaling::ScalableTarget" not in kinds

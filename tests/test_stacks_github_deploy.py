@@ -110,21 +110,20 @@ def test_images_readable_are_the_pinned_repositories(templates):
 
 
 def test_an_account_with_a_provider_already_references_it_instead_of_creating_one(tmp_path):
-    from aws_cdk import Environment as CdkEnvironment
+    from aws_cdk import Environment as StackTarget
 
     from config.github import DeployTrust, GitHub
     from config.project import load_project
     from stacks.environment_app import new_app
-    from stacks.github_deploy_stack import GitHubDeployStack
+    from stacks.github_deploy_stack import GitHubDeployStack, GitHubDeployStackProps
 
     project = load_project(ROOT, only_env="staging")
     github = GitHub(repository="example-org/pinned-llama",
                     environments={"staging": DeployTrust(branch="main", create_oidc_provider=False)})
     app = new_app(ROOT, outdir=str(tmp_path))
-    stack = GitHubDeployStack(app, "s", environment=project.environments["staging"], github=github,
-                              pins=list(project.pins.values()), role_name="llama-staging-github-deploy",
-                              own_stacks="llama-staging-",
-                              env=CdkEnvironment(account="222222222222", region="us-east-1"))
+    stack = GitHubDeployStack(app, "s", GitHubDeployStackProps(
+        environment=project.environments["staging"], github=github, pins=list(project.pins.values())),
+        env=StackTarget(account="222222222222", region="us-east-1"))
     template = app.synth().get_stack_by_name(stack.stack_name).template
     assert resources(template, "AWS::IAM::OIDCProvider") == {}
     (trust,) = deploy_role(template)[1]["AssumeRolePolicyDocument"]["Statement"]
@@ -134,8 +133,8 @@ def test_an_account_with_a_provider_already_references_it_instead_of_creating_on
 
 @pytest.mark.parametrize("env", ["staging", "prod"])
 def test_the_workflow_reads_the_role_arn_the_stack_creates(templates, env):
-    """.github/actions/promote asks `python -m stacks.github_deploy_stack <env>` for the role and region."""
-    result = subprocess.run([sys.executable, "-m", "stacks.github_deploy_stack", env], cwd=ROOT,
+    """.github/actions/promote asks `python -m scripts deploy-role --env <env>` for the role and region."""
+    result = subprocess.run([sys.executable, "-m", "scripts", "deploy-role", "--env", env], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     outputs = dict(line.split("=", 1) for line in result.stdout.splitlines())
@@ -144,7 +143,7 @@ def test_the_workflow_reads_the_role_arn_the_stack_creates(templates, env):
 
 
 def test_the_workflow_helper_refuses_an_environment_without_a_role_in_one_line():
-    result = subprocess.run([sys.executable, "-m", "stacks.github_deploy_stack", "qa"], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "scripts", "deploy-role", "--env", "qa"], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]

@@ -92,7 +92,7 @@ def test_endpoint_config_has_one_production_and_one_shadow_variant_from_two_mode
 
 
 def test_both_variants_are_captured_under_the_endpoint_prefix(shadow_templates):
-    from scripts.evaluation.capture import capture_prefix
+    from config.naming import capture_prefix
 
     config = only(shadow_templates["llama-dev-intent-3b"], "AWS::SageMaker::EndpointConfig")["Properties"]
     capture = config["DataCaptureConfig"]

@@ -84,7 +84,7 @@ def _set_registry(root: Path, env_name: str, pin, decision) -> dict:
     from scripts.lib.aws import client
 
     env = _environment(root, env_name)
-    group = f"{env.name}-{pin.model}"
+    group = env.package_group(pin.model)
     sagemaker = client("sagemaker", env.region)
     package = ap.find_package(sagemaker, group, pin)
     ap.set_registry_status(sagemaker, package, decision)

@@ -6,9 +6,10 @@ import json
 
 import click
 
-from scripts.costing.flags import Number, required
+from scripts.lib.flags import Number, required
 from scripts.costing.loadtest import (KNEE_EFFICIENCY, KNEE_LATENCY_RISE, find_knee, knee_estimate, ramp, recommend,
                                       run_step, saturated_step)
+from scripts.lib.aws import data_plane_client, describe_error, error_code
 from scripts.lib.errors import Exit, UserError
 from scripts.lib.output import Output
 from scripts.lib.repo import project
@@ -24,11 +25,6 @@ def request_body(framework: str, prompt: str, max_new_tokens: int) -> bytes:
         raise UserError(f"the pinned container framework '{framework}' has no known request format; "
                         "fix: pin an LMI (djl-lmi) or TGI (huggingface-llm) image")
     return json.dumps({"inputs": prompt, "parameters": {"max_new_tokens": max_new_tokens}}).encode()
-
-
-def _error_code(exc: Exception) -> str:
-    response = getattr(exc, "response", None) or {}
-    return response.get("Error", {}).get("Code") or exc.__class__.__name__
 
 
 @click.command("loadtest")
@@ -71,13 +67,7 @@ def command(env_name: str | None, endpoint_key: str | None, max_concurrency: int
     body = request_body(loaded.pin_for(endpoint).container.framework.value, prompt, max_new_tokens)
     serving = instances or endpoint.instances.min
 
-    import boto3
-    from botocore.config import Config
-
-    client = boto3.session.Session().client(
-        "sagemaker-runtime", region_name=env.region, endpoint_url=endpoint_url,
-        config=Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=70,
-                      max_pool_connections=max(10, max_concurrency)))
+    client = data_plane_client("sagemaker-runtime", env.region, endpoint_url, pool=max_concurrency)
 
     def invoke() -> None:
         client.invoke_endpoint(EndpointName=name, Body=body, ContentType="application/json",
@@ -87,8 +77,6 @@ def command(env_name: str | None, endpoint_key: str | None, max_concurrency: int
     try:  # untimed: the client's first call loads its model and connects, which would skew step 1
         invoke()
     except Exception as exc:  # noqa: BLE001 - reported as one line
-        from scripts.lib.aws import describe_error
-
         raise UserError(f"{name}: the warm-up request failed: {describe_error(exc)}; fix: check the endpoint is "
                         "InService, the region and credentials, or --endpoint-url", Exit.AWS_ERROR) from None
     levels = ramp(max_concurrency)
@@ -98,10 +86,10 @@ def command(env_name: str | None, endpoint_key: str | None, max_concurrency: int
     steps = []
     for concurrency in levels:
         if out.json:
-            step = run_step(invoke, concurrency, duration, max_requests, _error_code)
+            step = run_step(invoke, concurrency, duration, max_requests, error_code)
         else:
             with out.err.status(f"concurrency {concurrency} …") as status:
-                step = run_step(invoke, concurrency, duration, max_requests, _error_code,
+                step = run_step(invoke, concurrency, duration, max_requests, error_code,
                                 on_tick=lambda done, elapsed, c=concurrency: status.update(
                                     f"concurrency {c}: {done} request(s), {elapsed:.1f}/{duration:g} s"))
         steps.append(step)

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import click
 
-from scripts.lib.errors import UserError
+from scripts.lib import flags
+from scripts.lib.errors import Problem, UserError, fail
 from scripts.lib.output import Output
 from scripts.lib.repo import repo_root
-from scripts.pinning import cli_support as cs
 from scripts.pinning import manifests
 from config.pin import Framework
 
@@ -59,11 +59,11 @@ def command(model: str, version: str, regions: str, framework: str | None, frame
             dry_run: bool, json_mode: bool | None) -> None:
     root = repo_root()
     out = Output(json_mode)
-    region_list, errors = cs.parse_regions(regions)
-    errors = cs.check_model(model) + cs.check_version(version) + errors
+    region_list, errors = flags.parse_regions(regions)
+    errors = flags.check_model(model) + flags.check_version(version) + errors
     if not region_list and not errors:
-        errors.append(cs.flag_error("--regions", "empty", "list regions like us-east-1,eu-west-1"))
-    manifests.fail(errors)
+        errors.append(flags.flag_error("--regions", "empty", "list regions like us-east-1,eu-west-1"))
+    fail(errors)
 
     pin = manifests.load_pin(root, model, version)
     if pin is None:
@@ -101,7 +101,7 @@ def command(model: str, version: str, regions: str, framework: str | None, frame
             unchanged.append(region)
             out.event("unchanged", f"{region}: already pinned at {digest}", region=region, digest=digest)
         elif current is not None:
-            refused.append(cs.Problem(manifests.display(root, manifests.existing_pin_file(root, model, version)),
+            refused.append(Problem(manifests.display(root, manifests.existing_pin_file(root, model, version)),
                                       f"container.images.{region}",
                                       f"tag {container.tag} now resolves to {digest}, the pin has {current}",
                                       "pinned images never change: pin a new version "
@@ -109,7 +109,7 @@ def command(model: str, version: str, regions: str, framework: str | None, frame
         else:
             added[region] = image
             out.event("resolved", f"{region}: {ref.uri} -> {digest}", region=region, digest=digest, image=image)
-    manifests.fail(refused)
+    fail(refused)
     others = {d.split("@")[1] for r, d in container.images.items()}
     for region, image in added.items():
         if others and image.split("@")[1] not in others:

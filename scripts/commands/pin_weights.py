@@ -10,10 +10,10 @@ from typing import Any
 
 import click
 
-from scripts.lib.errors import CheckFailed, Exit, UserError
-from scripts.lib.output import Output
+from scripts.lib import flags
+from scripts.lib.errors import CheckFailed, Exit, Problem, UserError, fail
+from scripts.lib.output import Output, human_bytes
 from scripts.lib.repo import repo_root
-from scripts.pinning import cli_support as cs
 from scripts.pinning import manifests
 from scripts.pinning.hashing import MIB
 from scripts.pinning.snapshot import DEFAULT_EXCLUDES
@@ -105,25 +105,25 @@ def command(model: str, version: str, source: Path | None, hub: str | None, revi
             dry_run: bool, json_mode: bool | None) -> None:
     root = repo_root()
     out = Output(json_mode)
-    region_list, errors = cs.parse_regions(regions)
-    errors = cs.check_model(model) + cs.check_version(version) + cs.check_revision(revision) + errors
+    region_list, errors = flags.parse_regions(regions)
+    errors = flags.check_model(model) + flags.check_version(version) + flags.check_revision(revision) + errors
     if like:
-        errors += cs.check_version(like, "--like")
+        errors += flags.check_version(like, "--like")
         if like == version:
-            errors.append(cs.flag_error("--like", "is the version being pinned", "name an existing version"))
+            errors.append(flags.flag_error("--like", "is the version being pinned", "name an existing version"))
     if bool(source) == bool(hub):
-        errors.append(cs.flag_error("--source/--from-hub", "give exactly one of them",
+        errors.append(flags.flag_error("--source/--from-hub", "give exactly one of them",
                                     "pass the snapshot directory as --source, or --from-hub REPO"))
     if framework and not framework_version:
-        errors.append(cs.flag_error("--framework-version", "missing (needed with --framework)",
+        errors.append(flags.flag_error("--framework-version", "missing (needed with --framework)",
                                     "pass the container version, e.g. 0.31.0"))
     if region_list and not framework_version:
-        errors.append(cs.flag_error("--regions", "needs --framework-version",
+        errors.append(flags.flag_error("--regions", "needs --framework-version",
                                     "pass --framework-version too, or add regions later with pin-image"))
     if settings is not None and not settings.is_file():
-        errors.append(cs.flag_error("--settings", f"{settings} is not a file", "pass a YAML settings file"))
-    manifests.fail(errors)
-    bucket, region = cs.bucket_and_region(root, bucket, env, region)
+        errors.append(flags.flag_error("--settings", f"{settings} is not a file", "pass a YAML settings file"))
+    fail(errors)
+    bucket, region = manifests.weights_bucket_and_region(root, bucket, env, region)
     assert bucket is not None
     part_size = part_size_mb * MIB
     excludes = DEFAULT_EXCLUDES + tuple(exclude)
@@ -142,16 +142,16 @@ def command(model: str, version: str, source: Path | None, hub: str | None, revi
     hub_repo = hub_repo or hub or source_settings.get("hub_repo") or (base.source.hub_repo if base else None)
     problems: list[SpecError] = []
     if not hub_repo:
-        problems.append(cs.flag_error("--hub-repo", "missing: the pin records where the weights come from",
+        problems.append(flags.flag_error("--hub-repo", "missing: the pin records where the weights come from",
                                       "pass --hub-repo meta-llama/<repo> (or --from-hub)"))
     if base is None and not ("serving" in extra and "resources" in extra):
-        problems.append(cs.flag_error("--like/--settings", f"a new pin of {model} needs serving and resources "
+        problems.append(flags.flag_error("--like/--settings", f"a new pin of {model} needs serving and resources "
                                       "settings", "pass --like <existing version> or --settings FILE (see --help)"))
     if base is None and not framework:
-        problems.append(cs.flag_error("--like/--framework", f"a new pin of {model} needs a serving container",
+        problems.append(flags.flag_error("--like/--framework", f"a new pin of {model} needs a serving container",
                                       "pass --like <existing version>, or --framework, --framework-version "
                                       "and --regions"))
-    manifests.fail(problems)
+    fail(problems)
 
     content: dict[str, Any] = {}
     if base is not None:
@@ -196,7 +196,7 @@ def command(model: str, version: str, source: Path | None, hub: str | None, revi
 def _refuse_changes(root: Path, existing, diffs: list[str]) -> None:
     """Versions are immutable: an existing pin may only be re-run with the same content."""
     where = manifests.display(root, manifests.existing_pin_file(root, existing.model, existing.version))
-    manifests.fail([cs.Problem(where, "", f"{existing.model}/{existing.version} is already pinned with other "
+    fail([Problem(where, "", f"{existing.model}/{existing.version} is already pinned with other "
                                f"content: {d}", f"pins are immutable: pin a new --version (e.g. --like "
                                f"{existing.version})") for d in diffs])
 
@@ -238,15 +238,15 @@ def _hash(out: Output, directory: Path, excludes: tuple[str, ...], part_size: in
     from scripts.pinning import hashing, s3_objects, snapshot
 
     files, errors = snapshot.scan(directory, str(directory), excludes)
-    manifests.fail(errors)
+    fail(errors)
     total = sum(f.size for f in files)
-    out.event("hashing", f"hashing {len(files)} file(s), {cs.human_bytes(total)} in {directory}",
+    out.event("hashing", f"hashing {len(files)} file(s), {human_bytes(total)} in {directory}",
               files=len(files), bytes=total)
-    with cs.progress(out, "sha256", total) as advance:
+    with out.progress("sha256", total, unit_bytes=True) as ticker:
         try:
             by_path = hashing.hash_files([f.path for f in files], workers=workers,
                                          part_size_for=lambda size: s3_objects.part_size_for(size, part_size),
-                                         on_bytes=advance)
+                                         on_bytes=ticker.advance)
         except hashing.FileChanged as exc:
             raise UserError(f"{exc}; fix: let the download finish, then re-run") from None
         except OSError as exc:
@@ -294,7 +294,7 @@ def _store(out: Output, root: Path, pin, bucket: str, region: str | None, files,
 
     present = s3_objects.list_keys(s3, bucket, prefix)
     local = {prefix + f.name: f for f in files}
-    errors = [cs.Problem(f"s3://{bucket}/{key}", "", "is under the prefix but not in the snapshot (SageMaker "
+    errors = [Problem(f"s3://{bucket}/{key}", "", "is under the prefix but not in the snapshot (SageMaker "
                         "would load it too)", "pin under a new --version; versions are immutable")
               for key in sorted(set(present) - set(local))]
     uploads: list[s3_objects.Upload] = []
@@ -313,17 +313,17 @@ def _store(out: Output, root: Path, pin, bucket: str, region: str | None, files,
         elif not verdict:
             errors.append(_differs(bucket, key))
     if unsure:
-        with cs.progress(out, "checking existing objects", sum(o.size for _, o in unsure)) as advance:
-            streamed = s3_objects.stream_many(s3, bucket, [o for _, o in unsure], 4, advance)
+        with out.progress("checking existing objects", sum(o.size for _, o in unsure), unit_bytes=True) as ticker:
+            streamed = s3_objects.stream_many(s3, bucket, [o for _, o in unsure], 4, ticker.advance)
         for upload, obj in unsure:
             if streamed[obj.key] != (upload.digest.size, upload.digest.sha256):
                 errors.append(_differs(bucket, upload.key))
-    manifests.fail(errors)
+    fail(errors)
 
     skipped = len(local) - len(uploads)
     size = sum(u.digest.size for u in uploads)
     out.event("plan", f"s3://{bucket}/{prefix}: {skipped} object(s) already present, {len(uploads)} to upload "
-              f"({cs.human_bytes(size)})", present=skipped, upload=len(uploads), bytes=size)
+              f"({human_bytes(size)})", present=skipped, upload=len(uploads), bytes=size)
     manifest = manifests.pin_path(root, pin.model, pin.version)
     summary = {"model": pin.model, "version": pin.version, "bucket": bucket, "prefix": prefix,
                "files": len(local), "uploaded": len(uploads), "skipped": skipped,
@@ -334,8 +334,8 @@ def _store(out: Output, root: Path, pin, bucket: str, region: str | None, files,
         return
 
     if uploads:
-        with cs.progress(out, "upload", size) as advance:
-            failures = s3_objects.upload_all(s3, bucket, uploads, part_size, concurrency=8, on_bytes=advance)
+        with out.progress("upload", size, unit_bytes=True) as ticker:
+            failures = s3_objects.upload_all(s3, bucket, uploads, part_size, concurrency=8, on_bytes=ticker.advance)
         if failures:
             key, exc = failures[0]
             reason = describe_error(exc) if hasattr(exc, "response") else f"{exc.__class__.__name__}: {exc}"
@@ -359,5 +359,5 @@ def _store(out: Output, root: Path, pin, bucket: str, region: str | None, files,
 
 
 def _differs(bucket: str, key: str) -> SpecError:
-    return cs.Problem(f"s3://{bucket}/{key}", "sha256", "the stored object differs from the local file",
+    return Problem(f"s3://{bucket}/{key}", "sha256", "the stored object differs from the local file",
                      "versions are immutable: pin under a new --version (or restore the local file)")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from pathlib import Path
 
@@ -15,10 +14,9 @@ from scripts.lib.errors import CheckFailed, UserError
 from scripts.lib.output import Output
 from scripts.lib.repo import repo_root
 from config.catalog import G5_TYPES
+from config.fields import INSTANCE_TYPE, REGION
 from config.manifest_io import write_atomic
 
-REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
-INSTANCE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 
 
 @click.command("prices-refresh")
@@ -44,7 +42,7 @@ def command(regions: tuple[str, ...], instance_types: tuple[str, ...], prices_fi
         if not REGION.match(region):
             raise UserError(f"--region: '{region}' is not a region code; fix: write e.g. --region eu-west-1")
     for instance_type in instance_types:
-        if not INSTANCE.match(instance_type):
+        if not INSTANCE_TYPE.match(instance_type):
             raise UserError(f"--instance-type: '{instance_type}' is not a SageMaker instance type; "
                             "fix: write e.g. --instance-type ml.g5.2xlarge")
     targets = list(regions) or sorted(book.sagemaker_hosting)

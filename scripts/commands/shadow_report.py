@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 
 import click
 
+from config import naming
+from scripts.lib.aws import error_code
 from scripts.lib.errors import CheckFailed, UserError
 from scripts.lib.output import Output
 from scripts.lib.repo import project
@@ -67,15 +69,15 @@ def command(env_name: str, endpoint_key: str, since: str | None, bucket: str | N
                   "was captured while it had one")
     name = env.endpoint_name(endpoint_key)
     bucket = bucket or env.capture_bucket_name
-    prefix = cap.capture_prefix(name)
+    prefix = naming.capture_prefix(name)
     s3 = client("s3", env.region)
     read = {}
     try:
         for variant in (VARIANT_NAME, SHADOW_VARIANT_NAME):
             read[variant] = cap.read_variant(s3, bucket, prefix, name, variant, start)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "NoSuchBucket":
-            raise UserError(f"--bucket: no bucket {bucket}; fix: deploy llama-{env_name}-artifacts, or give "
+        if error_code(exc) == "NoSuchBucket":
+            raise UserError(f"--bucket: no bucket {bucket}; fix: deploy {naming.artifacts_stack(env_name)}, or give "
                             "--bucket") from None
         raise
     labels = endpoint.evaluation.labels if endpoint.evaluation else None

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import click
 
-from scripts.lib.errors import CheckFailed, UserError
-from scripts.lib.output import Output
+from scripts.lib import flags
+from scripts.lib.errors import CheckFailed, UserError, fail
+from scripts.lib.output import Output, human_bytes
 from scripts.lib.repo import repo_root
-from scripts.pinning import cli_support as cs
 from scripts.pinning import manifests
 
 HELP = """Prove that the weights bucket and ECR hold exactly what the pins say.
@@ -59,18 +59,18 @@ def command(model: str | None, version: str | None, all_pins: bool, bucket: str 
     errors = []
     single = bool(model or version)
     if single and not (model and version):
-        errors.append(cs.flag_error("--model/--version", "give both", "pass --model M --version V, or --all"))
+        errors.append(flags.flag_error("--model/--version", "give both", "pass --model M --version V, or --all"))
     if single and all_pins:
-        errors.append(cs.flag_error("--all", "given with --model/--version", "pass one of them"))
+        errors.append(flags.flag_error("--all", "given with --model/--version", "pass one of them"))
     if not single and not all_pins and not env:
-        errors.append(cs.flag_error("--model/--version/--all", "nothing to verify",
+        errors.append(flags.flag_error("--model/--version/--all", "nothing to verify",
                                     "pass --model M --version V, --all, or --env E"))
     if model:
-        errors += cs.check_model(model)
+        errors += flags.check_model(model)
     if version:
-        errors += cs.check_version(version)
-    manifests.fail(errors)
-    bucket, region = cs.bucket_and_region(root, bucket, env, region)
+        errors += flags.check_version(version)
+    fail(errors)
+    bucket, region = manifests.weights_bucket_and_region(root, bucket, env, region)
     assert bucket is not None
     if single:
         keys = [(model, version)]
@@ -95,7 +95,7 @@ def command(model: str | None, version: str | None, all_pins: bool, bucket: str 
     if report.findings:
         out.table("verify: findings", verify_core.COLUMNS, [f.row() for f in report.findings])
     summary = (f"{len(pins)} pin(s), {report.objects_checked} object(s) ({report.objects_by_checksum} by S3 "
-               f"checksum, {report.objects_streamed} streamed, {cs.human_bytes(report.bytes_streamed)}), "
+               f"checksum, {report.objects_streamed} streamed, {human_bytes(report.bytes_streamed)}), "
                f"{report.images_checked} image(s)" + (" (images skipped)" if skip_images else ""))
     data = report.to_dict()
     out.event("verified" if report.ok else "mismatch",

@@ -15,13 +15,13 @@ from typing import Annotated, Literal
 from pydantic import Field, PositiveFloat, StringConstraints
 
 from scripts.lib.errors import UserError
-from config.fields import Strict
+from config.fields import INSTANCE_TYPE, REGION, Strict
 from config.loader import load_model
 
 DEFAULT_FILE = Path("pricing") / "prices.yaml"
 
-Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")]
-InstanceType = Annotated[str, StringConstraints(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")]
+Region = Annotated[str, StringConstraints(pattern=REGION.pattern)]
+InstanceType = Annotated[str, StringConstraints(pattern=INSTANCE_TYPE.pattern)]
 ApiName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]*$")]
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 from scripts.evaluation.verdict import failed, threshold_checks
+from scripts.lib.aws import error_code
 from scripts.lib.errors import UserError
 from config.environment import Environment
 from config.errors import SpecError, SpecErrors
@@ -205,7 +206,7 @@ def find_package(sagemaker, group: str, pin: Pin) -> dict:
     except UserError:
         raise
     except Exception as exc:
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+        code = error_code(exc)
         if code in ("ResourceNotFound", "ValidationException", "ValidationError"):
             raise UserError(f"--env: no model package group {group} ({code}); fix: deploy the environment's "
                             "artifacts stack first") from None

@@ -31,11 +31,6 @@ from scripts.evaluation.metrics import agreement
 EXCERPT = 160
 
 
-def capture_prefix(endpoint_name: str) -> str:
-    """The DestinationS3Uri key prefix the endpoint stack configures (stacks/endpoint_stack.py)."""
-    return f"{endpoint_name}/"
-
-
 def variant_prefix(prefix: str, endpoint_name: str, variant: str) -> str:
     return f"{prefix}{endpoint_name}/{variant}/"
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from scripts.evaluation.answers import Generation, UnreadableAnswer, read_generation, request_body
 from scripts.evaluation.runner import CallFailed, Fatal, Retryable
+from scripts.lib.aws import data_plane_client
 from scripts.lib.errors import UserError
 from config.pin import Framework
 
@@ -41,26 +42,19 @@ USER_AGENT = _user_agent()
 class SageMakerEndpoint:
     """InvokeEndpoint on one endpoint, in the pinned container's request format.
 
-    Its own boto3 client rather than scripts.lib.aws.client: one connection per worker
-    (max_pool_connections) and no botocore retries, since the runner retries and counts.
+    A data-plane client (scripts.lib.aws): one connection per worker and no botocore retries,
+    since the runner retries and counts.
     """
 
     def __init__(self, endpoint_name: str, region: str, framework: Framework, max_new_tokens: int,
                  concurrency: int, endpoint_url: str | None = None):
-        import boto3
-        from botocore.config import Config
-
         self.endpoint_name = endpoint_name
         self.framework = framework
         self.max_new_tokens = max_new_tokens
-        # total_max_attempts 1: botocore's `max_attempts` would count retries, not attempts. A fixed
-        # user_agent skips botocore's per-request User-Agent assembly (~0.4 ms of CPU a call, which
-        # at --concurrency 32 against a fast endpoint is what bounds a single Python process).
-        config = Config(retries={"total_max_attempts": 1, "mode": "standard"},
-                        max_pool_connections=max(10, concurrency), connect_timeout=10, read_timeout=70,
-                        parameter_validation=False, user_agent=USER_AGENT)
-        self.client = boto3.session.Session().client("sagemaker-runtime", region_name=region,
-                                                     endpoint_url=endpoint_url, config=config)
+        # A fixed user_agent skips botocore's per-request User-Agent assembly (~0.4 ms of CPU a call,
+        # which at --concurrency 32 against a fast endpoint is what bounds a single Python process).
+        self.client = data_plane_client("sagemaker-runtime", region, endpoint_url, pool=concurrency,
+                                        parameter_validation=False, user_agent=USER_AGENT)
         self.answered = False  # until one call succeeds, an unreachable endpoint stops the run
 
     def __call__(self, prompt: str) -> Generation:

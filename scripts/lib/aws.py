@@ -1,22 +1,53 @@
-"""boto3 clients with one retry policy; AWS_ENDPOINT_URL (moto, the emulator) is honoured by boto3."""
+"""AWS access for every command: boto3 clients, and one way to tell and describe an AWS error.
+
+AWS_ENDPOINT_URL (moto, the emulator) is honoured by boto3 itself; `data_plane_client` also
+takes an explicit endpoint URL (a local fake runtime in tests and benchmarks).
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
-
-import boto3
-from botocore.config import Config
+from typing import Any
 
 # Adaptive retries back off on throttling before a command gives up.
-RETRIES = Config(retries={"max_attempts": 10, "mode": "adaptive"}, connect_timeout=10, read_timeout=60)
+RETRIES = {"max_attempts": 10, "mode": "adaptive"}
 
 
 @lru_cache(maxsize=None)
 def client(service: str, region: str | None = None):
-    return boto3.session.Session().client(service, region_name=region, config=RETRIES)
+    """A control-plane client (cached per service and region) with adaptive retries."""
+    return _new(service, region, None, retries=RETRIES, connect_timeout=10, read_timeout=60)
 
 
-def describe_error(exc: Exception) -> str:
+def data_plane_client(service: str, region: str | None, endpoint_url: str | None = None, *,
+                      pool: int = 10, read_timeout: float = 70, **config: Any):
+    """A client of its own for request-heavy work (InvokeEndpoint from evaluate, loadtest): `pool`
+    connections and no botocore retries, because the caller counts and retries attempts itself
+    (total_max_attempts 1: botocore's `max_attempts` would count retries, not attempts)."""
+    return _new(service, region, endpoint_url, retries={"total_max_attempts": 1, "mode": "standard"},
+                max_pool_connections=max(10, pool), connect_timeout=10, read_timeout=read_timeout, **config)
+
+
+def _new(service: str, region: str | None, endpoint_url: str | None, **config: Any):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint_url,
+                                          config=Config(**config))
+
+
+def is_aws_error(exc: BaseException) -> bool:
+    """A botocore/boto3 failure (refused call, no credentials, unreachable endpoint), not a bug here."""
+    return type(exc).__module__.startswith(("botocore", "boto3"))
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a refused call (ThrottlingException, ...), else the exception's class name."""
+    response = getattr(exc, "response", None) or {}
+    return response.get("Error", {}).get("Code") or exc.__class__.__name__
+
+
+def describe_error(exc: BaseException) -> str:
     """One line for a botocore error: the AWS code and message, no traceback."""
     response = getattr(exc, "response", None) or {}
     error = response.get("Error", {})

@@ -1,8 +1,12 @@
-"""Exit codes (documented in docs/operations.md) and the errors that carry them."""
+"""Exit codes (documented in docs/operations.md), the errors that carry them, and how they are printed."""
 
 from __future__ import annotations
 
+import sys
 from enum import IntEnum
+from typing import TextIO
+
+from config.errors import SpecError, SpecErrors
 
 
 class Exit(IntEnum):
@@ -31,3 +35,29 @@ class UserError(Exception):
 class CheckFailed(UserError):
     def __init__(self, message: str):
         super().__init__(message, Exit.CHECK_FAILED)
+
+
+class Problem(SpecError):
+    """A problem with a flag or a place that is not a config file: `<flag or place>: [field: ]problem; fix: ...`
+    (a SpecError prints '(file)' for an empty field)."""
+
+    def __str__(self) -> str:
+        field = f"{self.field}: " if self.field else ""
+        return f"{self.file}: {field}{self.problem}; fix: {self.fix}"
+
+
+def fail(problems: list[SpecError]) -> None:
+    """Raise every problem found, if any: one as a single `error:` line, several as SpecErrors (one line each)."""
+    if len(problems) == 1:
+        raise UserError(str(problems[0]))
+    if problems:
+        raise SpecErrors(problems)
+
+
+def print_spec_errors(exc: SpecErrors, stream: TextIO | None = None) -> None:
+    """Every problem on its own `error:` line, then how many: the one way config errors reach a user
+    (the CLI, app.py under `cdk synth`, the workflow helpers)."""
+    stream = stream or sys.stderr
+    for error in exc.errors:
+        print(f"error: {error}", file=stream)
+    print(f"{len(exc.errors)} problem(s) found; nothing was changed", file=stream)

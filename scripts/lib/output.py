@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -64,15 +65,25 @@ class Output:
 
 
 class Ticker:
-    def advance(self, amount: float = 1) -> None:  # pragma: no cover - interface
+    """`advance` may be called from worker threads (parallel hashing and uploads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def advance(self, amount: float = 1) -> None:
+        with self._lock:
+            self._advance(amount)
+
+    def _advance(self, amount: float) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
 
 class _RichTicker(Ticker):
     def __init__(self, bar: Progress, task: Any):
+        super().__init__()
         self.bar, self.task = bar, task
 
-    def advance(self, amount: float = 1) -> None:
+    def _advance(self, amount: float) -> None:
         self.bar.advance(self.task, amount)
 
 
@@ -80,11 +91,12 @@ class _JsonTicker(Ticker):
     """At most one progress line per second, so CI logs stay readable."""
 
     def __init__(self, out: Output, description: str, total: float | None):
+        super().__init__()
         self.out, self.description, self.total = out, description, total
         self.done = 0.0
         self.last = 0.0
 
-    def advance(self, amount: float = 1) -> None:
+    def _advance(self, amount: float) -> None:
         self.done += amount
         now = time.monotonic()
         if now - self.last >= 1.0:
@@ -93,3 +105,11 @@ class _JsonTicker(Ticker):
 
     def finish(self) -> None:
         self.out.event("progress", task=self.description, done=self.done, total=self.total)
+
+
+def human_bytes(count: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} GiB"  # pragma: no cover

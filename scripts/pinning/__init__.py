@@ -11,5 +11,5 @@ Modules:
 - `manifests`: read, compare, seal and write pin manifests.
 - `hub`: `--from-hub` download of one exact Hugging Face revision.
 - `verify_core`: prove that a bucket and ECR hold what the pins say.
-- `cli_support`: flag checks, bucket choice and thread-safe progress for the three commands.
+
 """

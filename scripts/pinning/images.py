@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from scripts.lib.aws import error_code
 from scripts.lib.errors import Exit, UserError
 
 IMAGE_URI = re.compile(
@@ -89,10 +90,6 @@ def lookup(framework: str, version: str, region: str) -> ImageRef:
     return ref
 
 
-def _error_code(exc: Exception) -> str:
-    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
-
-
 def resolve_digest(ecr: Any, ref: ImageRef) -> str:
     """The digest `ref.tag` points to now; UserError (exit 2) when the tag or repository does not exist."""
     from botocore.exceptions import ClientError
@@ -102,7 +99,7 @@ def resolve_digest(ecr: Any, ref: ImageRef) -> str:
         response = ecr.batch_get_image(registryId=ref.account, repositoryName=ref.repository,
                                        imageIds=[{"imageTag": ref.tag}], acceptedMediaTypes=MEDIA_TYPES)
     except ClientError as exc:
-        code = _error_code(exc)
+        code = error_code(exc)
         if code == "RepositoryNotFoundException":
             raise UserError(f"--regions: {where}: repository '{ref.repository}' does not exist in registry "
                             f"{ref.account} ({ref.region}); fix: check the framework and region") from None
@@ -126,11 +123,11 @@ def _describe_digest(ecr: Any, ref: ImageRef, denied: Exception) -> str:
         details = ecr.describe_images(registryId=ref.account, repositoryName=ref.repository,
                                       imageIds=[{"imageTag": ref.tag}])["imageDetails"]
     except ClientError as exc:
-        if _error_code(exc) == "ImageNotFoundException":
+        if error_code(exc) == "ImageNotFoundException":
             raise UserError(f"--framework-version: {ref.uri}: tag '{ref.tag}' does not exist; "
                             "fix: check the framework version") from None
         raise UserError(f"{ref.uri}: ECR refused BatchGetImage and DescribeImages "
-                        f"({_error_code(denied)}); fix: allow ecr:BatchGetImage on "
+                        f"({error_code(denied)}); fix: allow ecr:BatchGetImage on "
                         f"arn:aws:ecr:{ref.region}:{ref.account}:repository/{ref.repository} "
                         "for the credentials you use", Exit.AWS_ERROR) from None
     digest = details[0]["imageDigest"] if details else ""
@@ -152,12 +149,12 @@ def digest_state(ecr: Any, account: str, repository: str, digest: str) -> tuple[
         response = ecr.batch_get_image(registryId=account, repositoryName=repository,
                                        imageIds=[{"imageDigest": digest}], acceptedMediaTypes=MEDIA_TYPES)
     except ClientError as exc:
-        code = _error_code(exc)
+        code = error_code(exc)
         if code == "RepositoryNotFoundException":
             return "missing", f"repository {repository} not found in registry {account}"
         if code == "ImageNotFoundException":
             return "missing", "image digest not found"
-        return "unverified", f"ECR: {code or exc.__class__.__name__}"
+        return "unverified", f"ECR: {code}"
     except BotoCoreError as exc:
         return "unverified", f"ECR unreachable: {exc.__class__.__name__}"
     if any(i.get("imageId", {}).get("imageDigest") == digest for i in response.get("images", [])):

@@ -12,32 +12,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from scripts.lib.errors import UserError
+from scripts.lib.errors import Problem, UserError, fail
+from scripts.lib.flags import check_bucket
 from config.environment import Environment
 from config.errors import Invalid, SpecError, SpecErrors
-from config.loader import read_document, require
+from config.loader import errors_of, read_document, require
 from config.manifest_io import render, seal, write_atomic
-from config.pin import Pin, PinnedContent
+from config.pin import Pin
 from config.project import ENVIRONMENTS_DIR, PINS_DIR, SUFFIXES
 from config.serving_env import container_environment
-
-
-class Problem(SpecError):
-    """`<flag or place>: [field: ]problem; fix: ...` (SpecError prints '(file)' for an empty field)."""
-
-    def __str__(self) -> str:
-        field = f"{self.field}: " if self.field else ""
-        return f"{self.file}: {field}{self.problem}; fix: {self.fix}"
-
-DOCS = "see docs/configuration.md"
-
-
-def fail(errors: list[SpecError]) -> None:
-    """Raise: one problem as a single `error:` line, several as SpecErrors (one line each)."""
-    if len(errors) == 1:
-        raise UserError(str(errors[0]))
-    if errors:
-        raise SpecErrors(errors)
 
 
 def display(root: Path, path: Path) -> str:
@@ -66,7 +49,7 @@ def load_pin(root: Path, model: str, version: str) -> Pin | None:
         return None
     shown = display(root, path)
     pin = require(Pin, path, shown)
-    if pin.key != (model, version):
+    if pin.ref != (model, version):
         raise UserError(f"{shown}: model: pins {pin.model}/{pin.version} but lives at {shown}; "
                         f"fix: run python -m scripts validate and move the file")
     return pin
@@ -141,30 +124,13 @@ def seal_checked(data: dict[str, Any], shown: str) -> Pin:
     try:
         pin = seal(data)
     except ValidationError as exc:
-        fail([_spec_error(shown, err) for err in exc.errors()])
+        fail([Problem(e.file, e.field, e.problem, e.fix) for e in errors_of(Pin, data, shown, exc)])
         raise AssertionError("unreachable") from None
     try:
         container_environment(pin)
     except Invalid as exc:
         fail([Problem(shown, "serving.extra_env", exc.problem, exc.fix)])
     return pin
-
-
-def _spec_error(shown: str, err: dict) -> SpecError:
-    loc = [str(p) for p in err["loc"]]
-    cause = (err.get("ctx") or {}).get("error")
-    if isinstance(cause, Invalid):
-        if cause.field:
-            loc.append(cause.field)
-        return Problem(shown, ".".join(loc), cause.problem, cause.fix)
-    problem = err["msg"].removeprefix("Value error, ")
-    value = err.get("input")
-    if err["type"] != "missing" and not isinstance(value, (dict, list)):
-        problem += f" (got {value!r})"
-    fix = "add it" if err["type"] == "missing" else DOCS
-    if err["type"] == "extra_forbidden":
-        problem, fix = "unknown key", "remove it or correct its spelling"
-    return Problem(shown, ".".join(loc), problem, fix)
 
 
 def write_pin(root: Path, pin: Pin) -> Path:
@@ -197,3 +163,19 @@ def differences(old: PinnedContent, new: PinnedContent) -> list[str]:
         if getattr(old, section) != getattr(new, section):
             out.append(f"{section} differs")
     return out
+
+
+def weights_bucket_and_region(root: Path, bucket: str | None, env: str | None, region: str | None,
+                              required: bool = True) -> tuple[str | None, str | None]:
+    """--bucket B, or --env E (its weights_bucket_name, in its region); --region overrides the region."""
+    if bucket and env:
+        raise UserError("--bucket/--env: both given; fix: pass one of them")
+    if env:
+        config = environment(root, env)
+        return config.weights_bucket_name, region or config.region
+    if not bucket and required:
+        raise UserError("--bucket: missing; fix: pass --bucket NAME or --env NAME "
+                        "(the environment's weights bucket)")
+    if bucket:
+        check_bucket(bucket)
+    return bucket, region

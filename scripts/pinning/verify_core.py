@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, Callable, Iterable
 
+from scripts.lib.aws import error_code
 from scripts.pinning import images, s3_objects
 from scripts.pinning.hashing import FileDigest
 from config.fields import DIGEST_IMAGE
@@ -99,10 +100,6 @@ class Report:
         }
 
 
-def _code(exc: Exception) -> str:
-    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
-
-
 def check_bucket(s3: Any, bucket: str) -> tuple[bool, list[Finding]]:
     """(bucket exists, findings) for versioning and Object Lock."""
     from botocore.exceptions import ClientError
@@ -111,7 +108,7 @@ def check_bucket(s3: Any, bucket: str) -> tuple[bool, list[Finding]]:
     try:
         versioning = s3.get_bucket_versioning(Bucket=bucket).get("Status", "never enabled")
     except ClientError as exc:
-        if _code(exc) in ("NoSuchBucket", "404"):
+        if error_code(exc) in ("NoSuchBucket", "404"):
             return False, [Finding("", "bucket", bucket, "bucket does not exist", "a weights bucket", "none")]
         raise
     if versioning != "Enabled":
@@ -119,7 +116,7 @@ def check_bucket(s3: Any, bucket: str) -> tuple[bool, list[Finding]]:
     try:
         lock = s3.get_object_lock_configuration(Bucket=bucket).get("ObjectLockConfiguration", {})
     except ClientError as exc:
-        if _code(exc) != "ObjectLockConfigurationNotFoundError":
+        if error_code(exc) != "ObjectLockConfigurationNotFoundError":
             raise
         lock = {}
     if lock.get("ObjectLockEnabled") != "Enabled":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from scripts.lib.aws import client, describe_error
+from scripts.lib.aws import client, describe_error, is_aws_error
 from scripts.lib.errors import UserError
 from scripts.promotion import checks, history
 from scripts.promotion.live import Inspector
@@ -73,7 +73,7 @@ def endpoint_rows(root: Path, project: Project, env: Environment) -> list[Status
                 row.in_flight = f"→ {state.pending.version} ({state.stage or state.status})"
             row.alarms = inspector.firing_alarms(name)
             try:
-                row.registry = find_package(sagemaker, f"{env.name}-{endpoint.model}", pin).get("ModelApprovalStatus", "?")
+                row.registry = find_package(sagemaker, env.package_group(endpoint.model), pin).get("ModelApprovalStatus", "?")
             except UserError:
                 row.registry = "not registered"
             if row.deployed_version != endpoint.version:
@@ -83,7 +83,7 @@ def endpoint_rows(root: Path, project: Project, env: Environment) -> list[Status
             if state.live and state.live.instance_type != endpoint.instance_type:
                 row.drift.append(f"instance {state.live.instance_type}, config {endpoint.instance_type}")
         except Exception as exc:  # one unreachable account must not hide the others
-            if not type(exc).__module__.startswith("botocore"):
+            if not is_aws_error(exc):
                 raise
             row.error = describe_error(exc)
         rows.append(row)
@@ -94,6 +94,6 @@ def _caller_account(env: Environment) -> str:
     try:
         return client("sts", env.region).get_caller_identity()["Account"]
     except Exception as exc:  # no credentials: every row says so
-        if not type(exc).__module__.startswith("botocore"):
+        if not is_aws_error(exc):
             raise
         return f"unknown ({describe_error(exc)})"

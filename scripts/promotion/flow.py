@@ -9,23 +9,25 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shutil
 import subprocess
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from pydantic import ValidationError
-
+from config import naming
+from config.deploy_override import DeployOverride
+from config.environment import Strategy
+from config.errors import SpecErrors
+from config.project import ENVIRONMENTS_DIR, SUFFIXES, Project, load_project
+from scripts.lib.aws import is_aws_error
 from scripts.lib.errors import Exit, UserError
 from scripts.lib.output import Output
+from scripts.lib.repo import copy_inputs
 from scripts.promotion import checks, config_edit, deploy, gates, history
 from scripts.promotion.gates import FAIL, Gate
 from scripts.promotion.live import EndpointState, Inspector
 from scripts.promotion.watch import DEPLOY_FAILED, PROMOTED, ROLLED_BACK, TIMED_OUT, Outcome, watch
-from config.environment import Strategy
-from config.project import ENVIRONMENTS_DIR, SUFFIXES, Project, load_project
 
 OUTCOME_EXIT = {PROMOTED: Exit.OK, ROLLED_BACK: Exit.ROLLED_BACK, DEPLOY_FAILED: Exit.DEPLOY_FAILED,
                 TIMED_OUT: Exit.TIMED_OUT}
@@ -44,8 +46,9 @@ class Request:
     smoke: bool = True
 
 
-class Finished(UserError):
-    """The promotion ended other than promoted: one line and its exit code, after the record is written."""
+class NotPromoted(UserError):
+    """The run ended without promoting (refused, rolled back, failed, timed out): one line and its exit
+    code, raised after the history record is written."""
 
     def __init__(self, code: Exit, message: str):
         super().__init__(message, code)
@@ -56,11 +59,11 @@ class Promotion:
         self.root, self.request, self.out = root, request, out
         self.project: Project = load_project(root)
         self.env = _lookup(self.project.environments, request.env, "--env", "environment")
-        self.key = request.endpoint
+        self.endpoint_id = request.endpoint  # the key under `endpoints:` in the environment's config
         self.endpoint = _lookup(self.env.endpoints, request.endpoint, "--endpoint",
                                 f"endpoint of {ENVIRONMENTS_DIR}/{self.env.name}.yaml")
-        self.name = self.env.endpoint_name(self.key)
-        self.stack = f"llama-{self.env.name}-{self.key}"
+        self.name = self.env.endpoint_name(self.endpoint_id)
+        self.stack = naming.endpoint_stack(self.env.name, self.endpoint_id)
         self.config_path, self.config_shown = _config_file(root, self.env.name)
         if request.version is not None:
             self._pin(request.version)
@@ -77,11 +80,11 @@ class Promotion:
     # ----- the whole run
     def run(self) -> int:
         try:
-            lock = _lock(self.root, self.env.name, self.key)
-        except Finished as busy:
+            lock = _lock(self.root, self.env.name, self.endpoint_id)
+        except NotPromoted as busy:
             if not self.request.dry_run:
                 history.append(self.root, history.Record(
-                    env=self.env.name, endpoint=self.key, model=self.endpoint.model, from_version=None,
+                    env=self.env.name, endpoint=self.endpoint_id, model=self.endpoint.model, from_version=None,
                     to_version=self.request.version or "(previous)", kind=self.request.kind,
                     strategy=self.request.strategy or self.endpoint.deployment.strategy.value, outcome="refused",
                     exit_code=int(busy.exit_code), reason=str(busy), finished_at=history.now_iso()))
@@ -115,7 +118,7 @@ class Promotion:
         failed = [g for g in results if g.result == FAIL]
         if req.dry_run:
             return self._dry_run(target, strategy, failed)
-        self.record = history.Record(env=self.env.name, endpoint=self.key, model=self.endpoint.model,
+        self.record = history.Record(env=self.env.name, endpoint=self.endpoint_id, model=self.endpoint.model,
                                      from_version=live_version, to_version=target, kind=req.kind,
                                      strategy=strategy or self.endpoint.deployment.strategy.value)
         if failed:
@@ -138,7 +141,7 @@ class Promotion:
             raise
         except Exception as exc:  # AWS error, synth failure: the config must still name what is live
             self.record.config_restored_to = self._restore_config()
-            code = getattr(exc, "exit_code", Exit.AWS_ERROR if _is_aws(exc) else Exit.INTERNAL)
+            code = getattr(exc, "exit_code", Exit.AWS_ERROR if is_aws_error(exc) else Exit.INTERNAL)
             self.record.outcome, self.record.exit_code, self.record.reason = "error", int(code), str(exc)[:300]
             raise
         if outcome.kind != PROMOTED:
@@ -149,9 +152,9 @@ class Promotion:
     # ----- pieces
     def _previous(self, live_version: str | None) -> str:
         records = history.read(self.root)
-        previous = history.previous_version(records, self.env.name, self.key, live_version)
+        previous = history.previous_version(records, self.env.name, self.endpoint_id, live_version)
         if previous is None:
-            raise UserError(f"--to: no promotion of {self.env.name}/{self.key} to {live_version} in "
+            raise UserError(f"--to: no promotion of {self.env.name}/{self.endpoint_id} to {live_version} in "
                             f"{history.HISTORY}; fix: name the version with --to V")
         return previous
 
@@ -169,11 +172,11 @@ class Promotion:
         if chosen is None:
             return None
         try:
-            self.endpoint.with_strategy(Strategy(chosen))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            raise UserError(f"--strategy: {chosen} does not fit {self.config_shown} endpoints.{self.key} "
-                            f"({first['msg'].removeprefix('Value error, ')}); fix: use another strategy") from None
+            DeployOverride(strategy=Strategy(chosen)).applied_to(self.endpoint, "--strategy")
+        except SpecErrors as exc:
+            first = exc.errors[0]
+            raise UserError(f"--strategy: {chosen} does not fit {self.config_shown} endpoints.{self.endpoint_id} "
+                            f"({first.field}: {first.problem}); fix: use another strategy") from None
         return chosen
 
     def _gates(self, state: EndpointState, target: str, pin, adopting: bool) -> list[Gate]:
@@ -184,7 +187,7 @@ class Promotion:
             results.append(gates.manifest_approved(self.env, pin))
         results.append(gates.registry_approved(self.sagemaker, self.env, pin))
         if not rollback:
-            results.append(gates.evaluation_evidence(self.root, self.env, self.key, self.endpoint, pin))
+            results.append(gates.evaluation_evidence(self.root, self.env, self.endpoint_id, self.endpoint, pin))
         results.append(gates.pins_verified(self.s3, self.ecr_for, self.env, pin))
         results += gates.endpoint_ready(state, target, adopting)
         if not rollback and state.exists:
@@ -196,9 +199,9 @@ class Promotion:
         live_type = state.live.instance_type if state.live else None
         return bool(live_type and live_type != self.endpoint.instance_type)
 
-    def _phases(self, state: EndpointState, target: str, strategy: str | None) -> list[tuple[str, deploy.Override]]:
+    def _phases(self, state: EndpointState, target: str, strategy: str | None) -> list[tuple[str, DeployOverride]]:
         auto_rollback = self.request.kind != "rollback"
-        final = deploy.Override(strategy=strategy, auto_rollback=auto_rollback)
+        final = DeployOverride(strategy=strategy, auto_rollback=auto_rollback)
         if not self._instance_change(state):
             return [(f"deploy {target}", final)]
         live_type = state.live.instance_type
@@ -206,10 +209,10 @@ class Promotion:
         # and CloudFormation would deregister only after the update (aws/aws-cdk#29626).
         return [
             (f"1/3 remove autoscaling ({live_type} stays)",
-             deploy.Override(version=state.live.version, instance_type=live_type, suspend_autoscaling=True,
+             DeployOverride(version=state.live.version, instance_type=live_type, suspend_autoscaling=True,
                              strategy=strategy, auto_rollback=auto_rollback)),
             (f"2/3 deploy {target} on {self.endpoint.instance_type}",
-             deploy.Override(strategy=strategy, suspend_autoscaling=True, auto_rollback=auto_rollback)),
+             DeployOverride(strategy=strategy, suspend_autoscaling=True, auto_rollback=auto_rollback)),
             ("3/3 restore autoscaling", final),
         ]
 
@@ -226,13 +229,12 @@ class Promotion:
         assert outcome is not None
         return outcome
 
-    def _deploy(self, label: str, override: deploy.Override, target: str) -> Outcome:
+    def _deploy(self, label: str, override: DeployOverride, target: str) -> Outcome:
         """Synthesize with `override`, cdk deploy the endpoint stack, watch it to the end."""
         with tempfile.TemporaryDirectory(prefix="promote-") as workdir:
             t = time.monotonic()
             self.out.event("synth", f"{label}: synthesizing {self.env.name}", phase=label)
-            assembly = deploy.synthesize(self.root, self.env.name, {f"{self.env.name}/{self.key}": override},
-                                         Path(workdir))
+            assembly = deploy.synthesize(self.root, self.env.name, self.endpoint_id, override, Path(workdir))
             self.durations["synth"] = round(self.durations.get("synth", 0) + time.monotonic() - t, 2)
             log = Path(workdir) / "cdk-deploy.log"
             self.out.event("deploy", f"{label}: cdk deploy {self.stack}", phase=label, stack=self.stack)
@@ -273,21 +275,17 @@ class Promotion:
         self.out.event("rollback", f"rolling {self.name} back to {from_version} (all-at-once)")
         self._set_config(from_version)
         outcome = self._deploy(f"roll back to {from_version}",
-                               deploy.Override(strategy="all-at-once", auto_rollback=False), from_version)
+                               DeployOverride(strategy=Strategy.ALL_AT_ONCE, auto_rollback=False), from_version)
         restored = self._restore_config()
         reason = "; ".join(problems) + f"; rolled back to {from_version}: {outcome.reason}"
         return self._finish("smoke-failed", Exit.SMOKE_FAILED, reason, restored)
 
     def _dry_run(self, target: str, strategy: str | None, failed: list[Gate]) -> int:
         with tempfile.TemporaryDirectory(prefix="promote-dry-") as workdir:
-            scratch = Path(workdir) / "repo"
-            for name in (ENVIRONMENTS_DIR, "model_artifacts"):
-                shutil.copytree(self.root / name, scratch / name)
-            shutil.copy(self.root / "cdk.json", scratch / "cdk.json")
+            scratch = copy_inputs(self.root, Path(workdir) / "repo")
             path, shown = _config_file(scratch, self.env.name)
-            config_edit.set_version(path, shown, self.key, target, lambda: load_project(scratch, self.env.name))
-            assembly = deploy.synthesize(scratch, self.env.name,
-                                         {f"{self.env.name}/{self.key}": deploy.Override(strategy=strategy)},
+            config_edit.set_version(path, shown, self.endpoint_id, target, lambda: load_project(scratch, self.env.name))
+            assembly = deploy.synthesize(scratch, self.env.name, self.endpoint_id, DeployOverride(strategy=strategy),
                                          Path(workdir))
             code, text = deploy.diff(assembly, self.stack)
         self.out.event("diff", text.strip() or "(no output)", stack=self.stack, changes=code == 1)
@@ -299,7 +297,7 @@ class Promotion:
         return int(Exit.OK)
 
     def _set_config(self, version: str) -> None:
-        config_edit.set_version(self.config_path, self.config_shown, self.key, version,
+        config_edit.set_version(self.config_path, self.config_shown, self.endpoint_id, version,
                                 lambda: load_project(self.root, self.env.name))
 
     def _restore_config(self) -> str | None:
@@ -309,7 +307,7 @@ class Promotion:
         version = live if (self.endpoint.model, live) in self.project.pins else self.record.from_version
         if version:
             self._set_config(version)
-            self.out.event("config", f"{self.config_shown}: endpoints.{self.key}.version is {version} (live)")
+            self.out.event("config", f"{self.config_shown}: endpoints.{self.endpoint_id}.version is {version} (live)")
         return version
 
     def _close_record(self) -> None:
@@ -328,7 +326,7 @@ class Promotion:
         self.out.event("result", message, outcome=outcome, exit_code=int(code), endpoint=self.name,
                        from_version=self.record.from_version, to_version=self.record.to_version)
         if code != Exit.OK:
-            raise Finished(code, message)
+            raise NotPromoted(code, message)
         return int(code)
 
 
@@ -342,10 +340,6 @@ def _stop(proc) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-
-
-def _is_aws(exc: Exception) -> bool:
-    return type(exc).__module__.startswith(("botocore", "boto3"))
 
 
 def _lookup(mapping: dict, key: str, flag: str, what: str):
@@ -366,7 +360,7 @@ def _lock(root: Path, env: str, endpoint: str):
     """One promotion per endpoint per checkout: an flock the kernel releases even on kill -9
     (across machines, the endpoint's own Updating status and CI concurrency groups serialize).
     Returns the open file: closing it releases the lock."""
-    path = root / "history" / ".locks" / f"{env}-{endpoint}.lock"
+    path = root / "history" / ".locks" / naming.lock_file(env, endpoint)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = path.open("a+")
     try:
@@ -375,7 +369,7 @@ def _lock(root: Path, env: str, endpoint: str):
         handle.seek(0)
         holder = handle.read().strip() or "another process"
         handle.close()
-        raise Finished(Exit.GATE_REFUSED, f"in-flight: another promotion of {env}/{endpoint} is running "
+        raise NotPromoted(Exit.GATE_REFUSED, f"in-flight: another promotion of {env}/{endpoint} is running "
                                           f"({holder}); fix: wait for it to end (python -m scripts status)") from None
     handle.seek(0)
     handle.truncate()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from config import naming
 from scripts.lib.errors import UserError
 from scripts.promotion.live import EndpointState
 from config.environment import Endpoint, Environment
@@ -64,12 +65,12 @@ def manifest_approved(env: Environment, pin: Pin) -> Gate:
 def registry_approved(sagemaker: Any, env: Environment, pin: Pin) -> Gate:
     from scripts.evaluation.approval import find_package
 
-    group = f"{env.name}-{pin.model}"
+    group = env.package_group(pin.model)
     try:
         package = find_package(sagemaker, group, pin)
     except UserError as exc:
         return Gate("registry-approval", FAIL, str(exc).split("; fix: ")[0].removeprefix("--env: "),
-                    f"deploy llama-{env.name}-artifacts from this commit")
+                    f"deploy {naming.artifacts_stack(env.name)} from this commit")
     status = package.get("ModelApprovalStatus", "?")
     arn = package["ModelPackageArn"]
     if status == "Approved" or (status == "PendingManualApproval" and not env.require_approved_versions):

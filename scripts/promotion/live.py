@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from config import naming
 from config.environment import VARIANT_NAME
 
 BUSY = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
@@ -105,7 +106,8 @@ class Inspector:
         """The endpoint's alarms (all named `<endpoint>-...`) now in ALARM."""
         # State filtered here: one call with both filters is not answered alike everywhere (moto
         # ignores StateValue next to a prefix).
-        pages = self.cloudwatch.get_paginator("describe_alarms").paginate(AlarmNamePrefix=f"{endpoint_name}-")
+        pages = self.cloudwatch.get_paginator("describe_alarms").paginate(
+            AlarmNamePrefix=naming.alarm_prefix(endpoint_name))
         return sorted(a["AlarmName"] for page in pages for a in page.get("MetricAlarms", [])
                       if a.get("StateValue") == "ALARM")
 

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aws_cdk import Duration, RemovalPolicy, aws_s3 as s3
 from constructs import Construct
 
 from stacks.constructs.nag import suppress
 
 
+@dataclass(frozen=True)
+class AccessLogBucketProps:
+    retention_days: int = 365
+
+
 class AccessLogBucket(Construct):
-    def __init__(self, scope: Construct, id: str, *, retention_days: int = 365):
+    def __init__(self, scope: Construct, id: str, props: AccessLogBucketProps):
         super().__init__(scope, id)
         self.bucket = s3.Bucket(
             self, "Bucket",
@@ -21,7 +28,7 @@ class AccessLogBucket(Construct):
             versioned=True,
             # No ACLs: log delivery is granted by bucket policy (@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy).
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(retention_days),
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(props.retention_days),
                                               noncurrent_version_expiration=Duration.days(30))],
             removal_policy=RemovalPolicy.RETAIN,
         )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from aws_cdk import Duration, aws_cloudwatch as cw, aws_cloudwatch_actions as actions, aws_sns as sns
 from constructs import Construct
 
+from config import naming
 from config.environment import Alarms
 
 INVOCATION_NAMESPACE = "AWS/SageMaker"
@@ -93,7 +94,7 @@ class EndpointAlarms(Construct):
                missing: cw.TreatMissingData = cw.TreatMissingData.NOT_BREACHING) -> cw.Alarm:
         alarm = cw.Alarm(
             self, id,
-            alarm_name=f"{self.props.endpoint_name}-{suffix}",
+            alarm_name=naming.alarm(self.props.endpoint_name, suffix),
             alarm_description=f"{self.props.endpoint_name}: {description}",
             metric=metric, threshold=threshold, comparison_operator=op,
             evaluation_periods=periods, datapoints_to_alarm=periods, treat_missing_data=missing,

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
 
 from stacks.constructs.endpoint_alarms import INSTANCE_NAMESPACE, EndpointAlarms
 
 
+@dataclass(frozen=True)
+class EndpointDashboardProps:
+    name: str  # the endpoint's, also the dashboard's
+    alarms: EndpointAlarms
+
+
 class EndpointDashboard(Construct):
-    def __init__(self, scope: Construct, id: str, *, name: str, alarms: EndpointAlarms):
+    def __init__(self, scope: Construct, id: str, props: EndpointDashboardProps):
         super().__init__(scope, id)
+        alarms = props.alarms
         m = alarms.metric
-        self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=name)
+        self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=props.name)
         self.dashboard.add_widgets(
             cw.AlarmStatusWidget(title="Alarms", alarms=alarms.all_alarms, width=24, height=3),
         )

@@ -23,7 +23,7 @@ class EndpointExecutionRoleProps:
     model_prefix: str  # "<model>/"
     image_registry: str  # account id of the ECR registry
     image_repository: str
-    key: kms.IKey
+    kms_key: kms.IKey
     capture_bucket_name: str | None = None
     capture_prefix: str | None = None
     in_vpc: bool = False
@@ -55,7 +55,7 @@ class EndpointExecutionRole(Construct):
                                 resources=[weights_bucket],
                                 conditions={"StringLike": {"s3:prefix": [f"{props.model_prefix}*"]}}),
             iam.PolicyStatement(sid="UseEnvironmentKey", actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                                resources=[props.key.key_arn]),
+                                resources=[props.kms_key.key_arn]),
             iam.PolicyStatement(sid="PullOwnImage",
                                 actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
                                          "ecr:BatchCheckLayerAvailability"],

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aws_cdk import RemovalPolicy, aws_iam as iam, aws_kms as kms
 from constructs import Construct
 
 
-def key_alias(environment: str) -> str:
-    """The key's alias: how roles outside the artifacts stack (GitHub deploy) find it without its id."""
-    return f"alias/llama-{environment}"
+@dataclass(frozen=True)
+class EnvironmentKeyProps:
+    alias: str  # how roles outside the artifacts stack (GitHub deploy) find it without its id
+    environment: str
 
 
 class EnvironmentKey(Construct):
-    def __init__(self, scope: Construct, id: str, *, environment: str):
+    def __init__(self, scope: Construct, id: str, props: EnvironmentKeyProps):
         super().__init__(scope, id)
         self.key = kms.Key(
             self, "Key",
-            alias=key_alias(environment),
-            description=f"Pinned Llama weights, data capture and alarm topics ({environment})",
+            alias=props.alias,
+            description=f"Pinned Llama weights, data capture and alarm topics ({props.environment})",
             enable_key_rotation=True,
             # The weights bucket is retained (Object Lock); its key must outlive the stack too.
             removal_policy=RemovalPolicy.RETAIN,

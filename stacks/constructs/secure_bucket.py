@@ -16,7 +16,7 @@ from constructs import Construct
 
 @dataclass(frozen=True)
 class SecureBucketProps:
-    key: kms.IKey
+    kms_key: kms.IKey
     access_logs: s3.IBucket
     access_log_prefix: str
     bucket_name: str | None = None
@@ -36,7 +36,7 @@ class SecureBucket(Construct):
             self, "Bucket",
             bucket_name=props.bucket_name,
             encryption=s3.BucketEncryption.KMS,
-            encryption_key=props.key,
+            encryption_key=props.kms_key,
             bucket_key_enabled=True,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,

@@ -1,0 +1,86 @@
+"""Every AWS name this project derives from the config, defined once.
+
+Stacks, commands, the emulator lab and the tests all name things through
+these functions, so a stack, bucket, alarm or registry group is found under
+the same name by the code that creates it and the code that reads it.
+`endpoint_id` is an endpoint's key under `endpoints:` in environments/<env>.yaml
+(e.g. intent-3b); `env` an environment's name (e.g. dev).
+
+Names are fixed where something outside CloudFormation refers to them: the
+endpoint (applications), alarms (the endpoint's AutoRollbackConfiguration and
+operators), the registry groups (EventBridge rules, `approve`), the key alias
+(roles in other stacks) and the deploy role (GitHub workflows derive its ARN).
+"""
+
+from __future__ import annotations
+
+PREFIX = "llama"
+
+
+def stack_prefix(env: str) -> str:
+    """Every stack of an environment starts with this (the deploy role may touch only these)."""
+    return f"{PREFIX}-{env}-"
+
+
+def artifacts_stack(env: str) -> str:
+    return f"{stack_prefix(env)}artifacts"
+
+
+def endpoint_stack(env: str, endpoint_id: str) -> str:
+    return f"{stack_prefix(env)}{endpoint_id}"
+
+
+def github_deploy_stack(env: str) -> str:
+    """Also the deploy role's fixed name."""
+    return f"{stack_prefix(env)}github-deploy"
+
+
+def endpoint(env: str, endpoint_id: str) -> str:
+    """The SageMaker endpoint name applications call."""
+    return f"{env}-{endpoint_id}"
+
+
+def package_group(env: str, model: str) -> str:
+    """The Model Registry group holding every pinned version of `model` in `env`."""
+    return f"{env}-{model}"
+
+
+def weights_bucket(env: str, account: str, region: str) -> str:
+    return f"{PREFIX}-weights-{env}-{account}-{region}"
+
+
+def capture_bucket(env: str, account: str, region: str) -> str:
+    return f"{PREFIX}-capture-{env}-{account}-{region}"
+
+
+def capture_prefix(endpoint_name: str) -> str:
+    """Data capture writes under s3://<capture bucket>/<endpoint>/<variant>/yyyy/mm/dd/hh/."""
+    return f"{endpoint_name}/"
+
+
+def key_alias(env: str) -> str:
+    """The environment key's alias: how roles outside the artifacts stack find it without its id."""
+    return f"alias/{PREFIX}-{env}"
+
+
+def alarm(endpoint_name: str, signal: str) -> str:
+    """<endpoint>-<signal>, e.g. dev-intent-3b-5xx: every alarm of an endpoint shares its name as prefix."""
+    return f"{endpoint_name}-{signal}"
+
+
+def alarm_prefix(endpoint_name: str) -> str:
+    return f"{endpoint_name}-"
+
+
+def partition(region: str) -> str:
+    return "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+
+
+def deploy_role_arn(env: str, account: str, region: str) -> str:
+    """The GitHub deploy role of an environment (stacks/github_deploy_stack.py), known without AWS."""
+    return f"arn:{partition(region)}:iam::{account}:role/{github_deploy_stack(env)}"
+
+
+def lock_file(env: str, endpoint_id: str) -> str:
+    """The promotion lock of one endpoint in a checkout (history/.locks/<this>)."""
+    return f"{env}-{endpoint_id}.lock"
