@@ -40,13 +40,14 @@ class DeployOverride(Strict):
 
     def applied_to(self, endpoint: Endpoint, where: str) -> Endpoint:
         """`endpoint` as this deployment deploys it, validated again; SpecErrors naming `where` if not valid."""
-        if self.version is None and self.instance_type is None and self.strategy is None:
-            return endpoint
+        return validate_model(Endpoint, self._endpoint_data(endpoint), where)
+
+    def _endpoint_data(self, endpoint: Endpoint) -> dict[str, Any]:
         data: dict[str, Any] = endpoint.model_dump()
         data.update({k: v for k, v in (("version", self.version), ("instance_type", self.instance_type)) if v})
         if self.strategy is not None:
             data["deployment"] = endpoint.deployment.with_strategy(self.strategy)
-        return validate_model(Endpoint, data, where)
+        return data
 
 
 class DeployOverrides(RootModel[dict[str, DeployOverride]]):
@@ -93,13 +94,8 @@ def apply_overrides(project, overrides: DeployOverrides):
                                     "key overrides by <env>/<endpoint id>, e.g. dev/intent-3b"))
             continue
         where = f"{SOURCE} {name}"
-        try:
-            endpoint = override.applied_to(env.endpoints[endpoint_id], where)
-        except SpecErrors as exc:
-            errors += exc.errors
-            continue
         data = env.model_dump()
-        data["endpoints"] = {**data["endpoints"], endpoint_id: endpoint.model_dump()}
+        data["endpoints"][endpoint_id] = override._endpoint_data(env.endpoints[endpoint_id])
         try:
             changed = validate_model(Environment, data, where)
         except SpecErrors as exc:

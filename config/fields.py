@@ -44,10 +44,10 @@ class Strict(BaseModel):
     @classmethod
     def _no_boolean_as_number(cls, value: Any, info: ValidationInfo) -> Any:
         # pydantic's lax mode takes true as 1 (bool is an int in Python): `min: true` would
-        # validate as one instance. YAML also reads yes/no/on/off as booleans.
+        # validate as one instance.
         if isinstance(value, bool) and info.field_name and not _admits_bool(cls.model_fields[info.field_name].annotation):
             raise Invalid(f"{str(value).lower()} is a boolean, not a {_kind(cls.model_fields[info.field_name].annotation)}",
-                          "write the value itself (YAML reads true/false/yes/no/on/off as booleans)")
+                          "write the value itself (true and false are booleans in YAML and JSON)")
         return value
 
 

@@ -31,10 +31,11 @@ its docstring what it models:
 
 Not modelled (a test/demo double, not AWS): alarm evaluation from metrics (alarms change
 only by `set_alarm_state`), MaximumExecutionTimeoutInSeconds, Deleting (deletes are
-immediate), instance-level health, capacity and quotas, the InvokeEndpoint data plane
-(see `runtime_endpoint.py`), Application Auto Scaling in CloudFormation (moto reports
-scalable targets and policies CREATE_COMPLETE without creating them), and CloudFormation
-waiting for the endpoint: moto's stacks finish at once, so a stack update whose endpoint
+immediate), instance-level health, capacity and quotas, the containers behind InvokeEndpoint
+(`responder` answers for them; `runtime_endpoint.py` is a fake container for load tests),
+scaling itself (scalable targets, policies and scheduled actions are registered from
+CloudFormation by `cfn_resources.py`, but nothing scales), and CloudFormation waiting for
+the endpoint: moto's stacks finish at once, so a stack update whose endpoint
 later rolls back still ends UPDATE_COMPLETE; watch DescribeEndpoint, not the stack.
 Update failures end `Failed` here; real SageMaker usually returns a blue/green update
 that failed to InService on the old fleet with a FailureReason.

@@ -16,7 +16,7 @@ import cli_helpers
 from botocore.stub import Stubber
 from conftest import ROOT
 
-from scripts.costing.model import (HOURS_PER_MONTH, Plan, Workload, break_even, endpoint_cost, overlap_hours,
+from scripts.costing.cost_model import (HOURS_PER_MONTH, Plan, Workload, break_even, endpoint_cost, overlap_hours,
                                    weekly_levels)
 from scripts.costing.prices import load_prices
 from scripts.costing.refresh import SERVICE_CODE, filters

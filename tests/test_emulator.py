@@ -51,7 +51,7 @@ def test_env_points_a_subprocess_at_the_emulator(emu):
     assert env["AWS_REGION"] == "us-east-1"
 
 
-# ----- (a) instance types
+# ----- instance types
 def test_instance_types_come_from_botocore(emu, sm):
     enum = botocore.session.get_session().get_service_model("sagemaker") \
         .shape_for("ProductionVariantInstanceType").enum
@@ -65,7 +65,7 @@ def test_instance_types_come_from_botocore(emu, sm):
     assert error.value.response["Error"]["Code"] == "ValidationException"
 
 
-# ----- (e) faults
+# ----- faults
 def test_stuck_update_never_finishes(emu, sm):
     in_service(emu, sm)
     emu.stick_updates("ep")

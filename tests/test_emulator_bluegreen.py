@@ -14,7 +14,7 @@ from emulator_helpers import DIGESTS, IMAGE, ROLE, TIMINGS, alarm, blue_green, c
 from emulator_helpers import cw, emu, sm  # noqa: F401 (fixtures)
 
 
-# ----- (c) status over time, (d) describe fields
+# ----- status over time, (d) describe fields
 def test_create_goes_in_service_when_the_clock_says_so(emu, sm):
     sm.create_endpoint(EndpointName="ep", EndpointConfigName=config(sm, 1))
     assert sm.describe_endpoint(EndpointName="ep")["EndpointStatus"] == "Creating"

@@ -17,7 +17,7 @@ from emulator_helpers import cw, emu, sm  # noqa: F401 (fixtures)
 from localaws.emulator import AwsEmulator
 
 
-# ----- (b) CloudFormation
+# ----- CloudFormation
 def trimmed_template(package_arn: str, version: str) -> dict:
     """The reviewed dev-intent-3b template cut to what the SageMaker path needs:
     alarms, model, endpoint config, endpoint (imports and the role replaced by literals)."""

@@ -9,11 +9,9 @@ names, the history record and the registry.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest

@@ -9,7 +9,7 @@ from pinning_helpers import (BUCKET, DLC_ACCOUNT, REGION, aws, create_bucket, ma
                              push_image, repo, run_cli, s3)
 
 from scripts.lib.aws import client
-from scripts.pinning import verify_core
+from scripts.pinning import verification
 from scripts.pinning.manifests import load_pin
 from config.loader import require
 from config.manifest_io import render, seal
@@ -187,11 +187,11 @@ def test_bad_inputs(aws, repo: Path, args, expected):
 def test_verify_core_is_usable_without_the_cli(pinned: Path):
     """The API promote will call: a Report, with findings and a JSON-able dict."""
     pin = load_pin(pinned, MODEL, "v3")
-    report = verify_core.verify([pin], BUCKET, s3(), ecr_for=lambda region: client("ecr", region), workers=2)
+    report = verification.verify([pin], BUCKET, s3(), ecr_for=lambda region: client("ecr", region), workers=2)
     assert report.ok and report.objects_checked == 8 and report.images_checked == 1
     assert report.to_dict()["warnings"] == 1
     overwrite("config.json", b"{}")
-    assert not verify_core.verify([pin], BUCKET, s3()).ok
+    assert not verification.verify([pin], BUCKET, s3()).ok
 
 
 def test_human_output_is_a_table(pinned: Path):

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 
 def install(emu: AwsEmulator, patcher: Patcher) -> None:
-    # (b) CloudFormation
+    # CloudFormation
     _sagemaker_endpoints(emu, patcher)
     _update_order(patcher)
     _resource_handlers(patcher)

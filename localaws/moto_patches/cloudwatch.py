@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def install(emu: AwsEmulator, patcher: Patcher) -> None:
     from moto.cloudwatch.models import CloudWatchBackend
 
-    # (c) alarms: bring endpoints up to now before and after an alarm changes state
+    # alarms: bring endpoints up to now before and after an alarm changes state
     orig_set_alarm_state = CloudWatchBackend.set_alarm_state
 
     def set_alarm_state(self, alarm_name, reason, reason_data, state_value):

@@ -39,7 +39,7 @@ def install(emu: AwsEmulator, patcher: Patcher) -> None:
 def _instance_types(patcher: Patcher) -> None:
     from moto.sagemaker import models
 
-    # (a) instance types from botocore
+    # instance types from botocore
     valid_types = set(botocore_instance_types())
 
     def validate_instance_type(self, instance_type: str) -> None:
@@ -53,7 +53,7 @@ def _instance_types(patcher: Patcher) -> None:
 def _endpoint_lifecycle(emu: AwsEmulator, patcher: Patcher) -> None:
     from moto.sagemaker import models, responses
 
-    # (c), (d) endpoint lifecycle on the backend
+    # endpoint lifecycle on the backend
     backend_cls = models.SageMakerModelBackend
     orig_create = backend_cls.create_endpoint
     orig_describe = backend_cls.describe_endpoint
@@ -163,7 +163,7 @@ def _throttling(emu: AwsEmulator, patcher: Patcher) -> None:
     from moto.core.exceptions import JsonRESTError
     from moto.sagemaker import responses
 
-    # (e) throttling: raised before the action runs, answered as a JSON error like AWS's
+    # throttling: raised before the action runs, answered as a JSON error like AWS's
     response_cls = responses.SageMakerResponse
     orig_auth = response_cls._authenticate_and_authorize_normal_action
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from scripts.lib.flags import Number, required
-from scripts.costing.model import (BreakEven, Cost, NotWeekly, Plan, Workload, break_even,
+from scripts.costing.cost_model import (BreakEven, Cost, NotWeekly, Plan, Workload, break_even,
                                    capacity_calls_per_month, endpoint_cost)
 from scripts.costing.prices import DEFAULT_FILE, load_prices
 from scripts.lib.errors import UserError

@@ -65,7 +65,7 @@ def command(env_name: str, endpoint_key: str, version: str | None, dataset_path:
             concurrency: int, rate_limit: str | None, endpoint_url: str | None, out_dir: Path | None,
             json_mode: bool | None) -> None:
     from scripts.evaluation.clients import BaselineSpec, OpenAIChat, SageMakerEndpoint
-    from scripts.evaluation.core import Plan, Target, build_report, llama_prompt_tokens, run_target, score
+    from scripts.evaluation.scoring import Plan, Target, build_report, llama_prompt_tokens, run_target, score
     from scripts.evaluation.answers import approx_tokens
     from scripts.evaluation.dataset import load_dataset
     from scripts.evaluation.report import write_outputs

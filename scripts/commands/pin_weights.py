@@ -273,17 +273,17 @@ def _store(out: Output, root: Path, pin, bucket: str, region: str | None, files,
     from botocore.exceptions import ClientError
 
     from scripts.lib.aws import client, describe_error
-    from scripts.pinning import s3_objects, verify_core
+    from scripts.pinning import s3_objects, verification
 
     s3 = client("s3", region)
     prefix = pin.weights.prefix
     try:
-        exists, bucket_findings = verify_core.check_bucket(s3, bucket)
+        exists, bucket_findings = verification.check_bucket(s3, bucket)
     except ClientError as exc:
         if "AccessDenied" not in str(exc.response.get("Error", {}).get("Code", "")):
             raise UserError(f"--bucket: {bucket}: {describe_error(exc)}; fix: check the bucket name, its region "
                             "(--region) and your credentials", Exit.AWS_ERROR) from None
-        exists, bucket_findings = True, [verify_core.Finding(
+        exists, bucket_findings = True, [verification.Finding(
             "", "bucket", bucket, "versioning and Object Lock could not be checked (access denied); "
             "python -m scripts verify checks them")]
     if not exists:

@@ -1,6 +1,6 @@
 """`verify`: prove that stored weights and images are what the pins say.
 
-Thin: the checks are in scripts/pinning/verify_core.py (reused by promote).
+Thin: the checks are in scripts/pinning/verification.py (reused by promote).
 """
 
 from __future__ import annotations
@@ -84,16 +84,16 @@ def command(model: str | None, version: str | None, all_pins: bool, bucket: str 
     pins = manifests.load_pins(root, keys)
 
     from scripts.lib.aws import client
-    from scripts.pinning import verify_core
+    from scripts.pinning import verification
 
     out.event("verify", f"verifying {len(pins)} pin(s) against s3://{bucket}"
               + ("" if skip_images else " and ECR"), bucket=bucket, pins=[f"{m}/{v}" for m, v in keys])
-    report = verify_core.verify(
+    report = verification.verify(
         pins, bucket, client("s3", region),
         ecr_for=None if skip_images else (lambda r: client("ecr", r)),
         workers=workers, progress=lambda description, total: out.progress(description, total, unit_bytes=True))
     if report.findings:
-        out.table("verify: findings", verify_core.COLUMNS, [f.row() for f in report.findings])
+        out.table("verify: findings", verification.COLUMNS, [f.row() for f in report.findings])
     summary = (f"{len(pins)} pin(s), {report.objects_checked} object(s) ({report.objects_by_checksum} by S3 "
                f"checksum, {report.objects_streamed} streamed, {human_bytes(report.bytes_streamed)}), "
                f"{report.images_checked} image(s)" + (" (images skipped)" if skip_images else ""))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts.costing.model import BreakEven, Plan, Workload, capacity_calls_per_month, endpoint_cost
+from scripts.costing.cost_model import BreakEven, Plan, Workload, capacity_calls_per_month, endpoint_cost
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Owning the weights: hashing, S3 upload and verification, ECR digest resolution.
 
 The `pin-weights`, `pin-image` and `verify` commands are thin wrappers over
-this package; `verify_core` is meant to be reused by `promote`.
+this package; `verification` is meant to be reused by `promote`.
 
 Modules:
 - `hashing`: streamed SHA-256 of files, in parallel, with S3 composite part digests.
@@ -10,6 +10,6 @@ Modules:
 - `images`: serving image URI per region (the SageMaker SDK, sagemaker-core) and ECR digests.
 - `manifests`: read, compare, seal and write pin manifests.
 - `hub`: `--from-hub` download of one exact Hugging Face revision.
-- `verify_core`: prove that a bucket and ECR hold what the pins say.
+- `verification`: prove that a bucket and ECR hold what the pins say.
 
 """

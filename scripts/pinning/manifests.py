@@ -18,7 +18,7 @@ from config.environment import Environment
 from config.errors import Invalid, SpecError, SpecErrors
 from config.loader import errors_of, read_document, require
 from config.manifest_io import render, seal, write_atomic
-from config.pin import Pin
+from config.pin import Pin, PinnedContent
 from config.project import ENVIRONMENTS_DIR, PINS_DIR, SUFFIXES
 from config.serving_env import container_environment
 

@@ -109,9 +109,9 @@ def evaluation_evidence(root: Path, env: Environment, key: str, endpoint: Endpoi
 
 
 def pins_verified(s3: Any, ecr_for: Any, env: Environment, pin: Pin) -> Gate:
-    from scripts.pinning import verify_core
+    from scripts.pinning import verification
 
-    report = verify_core.verify([pin], env.weights_bucket_name, s3, ecr_for=ecr_for, workers=8)
+    report = verification.verify([pin], env.weights_bucket_name, s3, ecr_for=ecr_for, workers=8)
     if report.ok:
         return Gate("verified", PASS, f"{report.objects_checked} object(s) in s3://{env.weights_bucket_name}/"
                                       f"{pin.weights.prefix} match their checksums; {report.images_checked} "
