@@ -9,12 +9,13 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: setup demo synth test validate snapshot deploy bench clean help
+.PHONY: setup demo synth test check validate snapshot deploy bench clean help
 
 help:
 	@echo "make demo       set up, then deploy dev into a local AWS emulator, promote v1->v2, status, rollback"
 	@echo "make synth      set up, validate, synthesize every environment into cdk.out/, print the review summary"
-	@echo "make test       set up and run the tests (cfn-lint, cdk-nag, snapshots, validation)"
+	@echo "make test       set up and run every test (what CI runs): the fast tier, the slow tier and the e2e matrix"
+	@echo "make check      the fast tier, for every change: under a minute on 2 cores (no emulator, no subprocess)"
 	@echo "make validate   check environment configs and pin manifests"
 	@echo "make snapshot   accept template changes after review (updates tests/__snapshots__/)"
 	@echo "make deploy ENV=dev   deploy one environment to REAL AWS with your credentials"
@@ -41,8 +42,14 @@ demo: setup
 synth: setup
 	$(PY) -m scripts synth $(if $(ENV),--env $(ENV))
 
+# Two tiers (pytest.ini markers). `check`: every test but those marked slow or e2e, on both cores.
+# `test` (CI): everything; the e2e matrix runs alone, since it times simulated deployments.
+check: setup
+	$(PY) -m pytest -m "not e2e and not slow" -n 2
+
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not e2e" -n 2
+	$(PY) -m pytest -m e2e
 
 snapshot: setup
 	$(PY) -m pytest tests/test_templates_quality.py --snapshot-update

@@ -25,6 +25,8 @@ from config.loader import require
 from config.manifest_io import seal
 from config.pin import Pin, PinnedContent
 
+pytestmark = pytest.mark.slow  # full tier: generated examples (hypothesis), each a project load
+
 EP = "endpoints.intent-3b"
 FAST = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

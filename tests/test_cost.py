@@ -259,6 +259,7 @@ def test_bad_flags_exit_2_with_one_line(monkeypatch, capsys, args, message):
     assert err.startswith(message) and err.count("\n") == 1, err
 
 
+@pytest.mark.slow  # full tier: the command in a subprocess
 @pytest.mark.parametrize("args, message", [
     (["--env", "prod", "--calls-per-month", "1.5"], "error: --calls-per-month: '1.5' is not a whole number; fix: "),
     (["--env", "prod", "--prices", "BAD"], "error: BAD:"),

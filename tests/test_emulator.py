@@ -21,6 +21,8 @@ from emulator_helpers import TIMINGS, blue_green, config, in_service
 from emulator_helpers import emu, sm  # noqa: F401 (fixtures)
 from localaws.emulator import AwsEmulator, SimClock, botocore_instance_types
 
+pytestmark = pytest.mark.slow  # full tier: starts the emulator (moto server in this process)
+
 
 # ----- lifecycle
 def test_start_stop_leaves_no_port_and_no_thread():

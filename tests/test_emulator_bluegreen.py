@@ -13,6 +13,8 @@ from botocore.exceptions import ClientError
 from emulator_helpers import DIGESTS, IMAGE, ROLE, TIMINGS, alarm, blue_green, config, in_service, resolved, stage
 from emulator_helpers import cw, emu, sm  # noqa: F401 (fixtures)
 
+pytestmark = pytest.mark.slow  # full tier: starts the emulator (moto server in this process)
+
 
 # ----- status over time, (d) describe fields
 def test_create_goes_in_service_when_the_clock_says_so(emu, sm):

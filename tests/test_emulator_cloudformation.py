@@ -16,6 +16,8 @@ from emulator_helpers import DIGESTS, NO_RETRIES, ROLE, SNAPSHOTS, TIMINGS, pack
 from emulator_helpers import cw, emu, sm  # noqa: F401 (fixtures)
 from localaws.emulator import AwsEmulator
 
+pytestmark = pytest.mark.slow  # full tier: starts the emulator (moto server in this process)
+
 
 # ----- CloudFormation
 def trimmed_template(package_arn: str, version: str) -> dict:

@@ -45,6 +45,7 @@ def step(c: int, rps: float, mean_ms: float, p95_ms: float) -> Step:
     return Step(c, ok, ok, {}, 10.0, mean_ms, p95_ms, p95_ms, mean_ms)
 
 
+@pytest.mark.slow  # full tier: the command in a subprocess against a loopback fake
 def test_finds_the_knee_at_the_endpoints_capacity_and_recommends_a_target():
     # 4 slots of 20 ms: at most 4 / 0.020 = 200 requests/s; more than 4 in flight only queue.
     with FakeRuntimeEndpoint(latency_s=0.02, capacity=4, record_bodies=True) as fake:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import shutil
 from pathlib import Path
 
@@ -11,6 +13,8 @@ from pinning_helpers import (BUCKET, aws, create_bucket, make_snapshot, pin_args
 
 from config.loader import require
 from config.pin import Pin
+
+pytestmark = pytest.mark.slow  # full tier: a synth of its own
 
 MODEL = "llama-3-2-3b-instruct"
 

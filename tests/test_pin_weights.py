@@ -381,6 +381,7 @@ def test_from_hub_without_huggingface_hub_is_one_line(aws, repo: Path, monkeypat
                                 "huggingface-hub, or download the snapshot yourself and pass --source DIR"]
 
 
+@pytest.mark.slow  # full tier: the command in a subprocess
 def test_cli_subprocess_refusals_are_one_line_without_traceback(repo: Path, snap: Path, tmp_path: Path):
     """The real `python -m scripts` entry point: refused before any AWS call (none is mocked here)."""
     base = ["pin-weights", "--model", MODEL, "--bucket", BUCKET]

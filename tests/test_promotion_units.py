@@ -211,6 +211,7 @@ def test_strategy_override_is_validated_like_the_config(project):
     assert DeployOverride(strategy=Strategy.LINEAR).applied_to(endpoint, "t").deployment.linear_step.value == 25
 
 
+@pytest.mark.slow  # full tier: a synth of its own
 def test_deploy_overrides_change_only_that_endpoint(tmp_path):
     from conftest import synthesize
 

@@ -17,6 +17,8 @@ from conftest import ROOT, copy_inputs, synthesize
 
 from scripts.lib.review_diff import diff_assemblies
 
+pytestmark = pytest.mark.slow  # full tier: two synths of their own (base and head)
+
 
 @pytest.fixture(scope="module")
 def assemblies(tmp_path_factory) -> tuple:

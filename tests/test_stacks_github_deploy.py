@@ -131,6 +131,7 @@ def test_an_account_with_a_provider_already_references_it_instead_of_creating_on
         "arn:aws:iam::222222222222:oidc-provider/token.actions.githubusercontent.com"
 
 
+@pytest.mark.slow  # full tier: the command in a subprocess, as the workflow runs it
 @pytest.mark.parametrize("env", ["staging", "prod"])
 def test_the_workflow_reads_the_role_arn_the_stack_creates(templates, env):
     """.github/actions/promote asks `python -m scripts deploy-role --env <env>` for the role and region."""
@@ -142,6 +143,7 @@ def test_the_workflow_reads_the_role_arn_the_stack_creates(templates, env):
     assert outputs == {"role-arn": f"arn:aws:iam::{ENVS[env]}:role/{role}", "region": "us-east-1"}
 
 
+@pytest.mark.slow  # full tier: the command in a subprocess, as the workflow runs it
 def test_the_workflow_helper_refuses_an_environment_without_a_role_in_one_line():
     result = subprocess.run([sys.executable, "-m", "scripts", "deploy-role", "--env", "qa"], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)

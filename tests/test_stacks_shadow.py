@@ -17,6 +17,8 @@ from conftest import ROOT, only, resources, synthesize
 
 from config.errors import SpecErrors
 
+pytestmark = pytest.mark.slow  # full tier: a synth of its own (the shadow configuration)
+
 MODEL_3B, MODEL_1B = "llama-3-2-3b-instruct", "llama-3-2-1b-instruct"
 LMI_REPO, TGI_REPO = "djl-inference", "huggingface-pytorch-tgi-inference"
 

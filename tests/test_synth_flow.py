@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import ROOT, only, resources, synthesize
 
 from scripts.lib.assembly import endpoint_reviews
@@ -24,6 +26,7 @@ def test_review_summary_reads_what_each_endpoint_deploys(assembly_dir, templates
     assert len(prod.alarms) == 6 and len(reviews["dev-intent-3b"].alarms) == 5
 
 
+@pytest.mark.slow  # full tier: a synth of its own
 def test_promoting_a_version_replaces_model_and_config_but_keeps_the_endpoint(repo_copy, tmp_path, templates):
     env_file = repo_copy / "environments" / "dev.yaml"
     env_file.write_text(env_file.read_text().replace("version: v1", "version: v2", 1))
@@ -50,6 +53,7 @@ def _repo_with_tools(repo_copy: Path) -> Path:
     return repo_copy
 
 
+@pytest.mark.slow  # full tier: a subprocess (the CLI, app.py)
 def test_invalid_config_stops_synth_with_one_line_and_leaves_cdk_out_untouched(repo_copy):
     root = _repo_with_tools(repo_copy)
     previous = root / "cdk.out"
@@ -70,6 +74,7 @@ def test_invalid_config_stops_synth_with_one_line_and_leaves_cdk_out_untouched(r
     assert (previous / "marker").read_text() == "from the last good synth"
 
 
+@pytest.mark.slow  # full tier: a subprocess (the CLI, app.py)
 def test_app_py_refuses_invalid_input_before_building_anything(repo_copy, tmp_path):
     root = _repo_with_tools(repo_copy)
     pin = root / "model_artifacts" / "llama-3-2-3b-instruct" / "v1.yaml"

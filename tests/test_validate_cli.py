@@ -15,6 +15,8 @@ import pytest
 
 from config_helpers import DEV, PIN_1B, PROD, REPO, STAGING, copy_tree, line_of
 
+pytestmark = pytest.mark.slow  # full tier: the command in a subprocess, as CI runs it
+
 
 def run(*args: str, root=None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PINNED_LLAMA_")}

@@ -57,6 +57,7 @@ def pull_request() -> dict:
 # --- schemas ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # full tier: check-jsonschema in a subprocess
 def test_workflows_match_the_github_workflow_schema():
     files = sorted(WORKFLOWS.glob("*.yml"))
     assert [f.name for f in files] == ["promote.yml", "pull-request.yml"]
@@ -67,11 +68,13 @@ def test_workflows_match_the_github_workflow_schema():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow  # full tier: check-jsonschema in a subprocess
 def test_the_composite_action_matches_the_github_action_schema():
     result = check_jsonschema("vendor.github-actions", ACTION)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow  # full tier: check-jsonschema in a subprocess
 def test_the_schema_check_refuses_a_broken_workflow(tmp_path):
     broken = tmp_path / "broken.yml"
     broken.write_text((WORKFLOWS / "promote.yml").read_text().replace("runs-on: ubuntu-24.04", "run-on: ubuntu-24.04"))
