@@ -72,6 +72,7 @@ Example:
 def command(env_name: str, endpoint_key: str, version: str | None, dataset_path: Path, baseline: str | None,
             concurrency: int, rate_limit: str | None, endpoint_url: str | None, chat_template: Path | None,
             out_dir: Path | None, json_mode: bool | None) -> None:
+    from scripts.evaluation.chat_template import serving_for
     from scripts.evaluation.clients import BaselineSpec, OpenAIChat, SageMakerEndpoint
     from scripts.evaluation.scoring import (Plan, Target, build_report, endpoint_prompt_tokens, run_target,
                                             score)
@@ -106,7 +107,7 @@ def command(env_name: str, endpoint_key: str, version: str | None, dataset_path:
     dataset_shown = _shown(dataset_path, root)
     dataset = load_dataset(dataset_path, endpoint.evaluation.labels, dataset_shown)
     baseline_call = (OpenAIChat(spec.model, endpoint.evaluation.max_new_tokens) if spec else None)
-    serving = _serving(env, pin, chat_template, out)
+    serving = serving_for(env, pin, chat_template, out)
     plan = Plan(environment=env, endpoint_key=endpoint_key, endpoint=endpoint, evaluation=endpoint.evaluation,
                 pin=pin, version_source=version_source, dataset=dataset, dataset_shown=dataset_shown,
                 concurrency=concurrency, rate_limit=per_second, serving=serving)
@@ -148,30 +149,6 @@ def command(env_name: str, endpoint_key: str, version: str | None, dataset_path:
     if report["verdict"] == "fail":
         raise CheckFailed(f"evaluate: thresholds not met: {'; '.join(failed(report['checks']))} "
                           f"(report: {_shown(written['report'], root)})")
-
-
-def _serving(env, pin, chat_template: Path | None, out: Output):
-    """The pinned container's route; on the generate route, with the pinned chat template."""
-    from scripts.evaluation.answers import Route, ServingFormat
-    from scripts.evaluation.chat_template import load_template
-
-    serving = ServingFormat.of(pin)
-    shown = f"model_artifacts/{pin.model}/{pin.version}.yaml"
-    if serving.route is Route.CHAT:
-        if chat_template is not None:
-            out.event("warning", f"--chat-template: not used: {pin.container.framework.value} "
-                      f"{pin.container.framework_version} has a chat route and applies the template of the weights "
-                      "it loaded")
-        return serving
-    if chat_template is None:
-        from scripts.lib.aws import client
-
-        template = load_template(pin, shown, s3=client("s3", env.region), bucket=env.weights_bucket_name)
-    else:
-        template = load_template(pin, shown, local=chat_template)
-    out.event("chat-template", f"generate route: prompts rendered with the pinned chat template of "
-              f"{template.origin} (sha256 {template.sha256[:12]}…)", origin=template.origin, sha256=template.sha256)
-    return ServingFormat.of(pin, template)
 
 
 def parse_rate(value: str | None) -> float | None:

@@ -132,3 +132,26 @@ def _s3_bytes(s3, bucket: str | None, key: str, shown: str) -> bytes:
         code = error_code(exc) or type(exc).__name__
         raise UserError(f"{shown}: cannot read it ({code}); fix: upload the pinned weights (the artifacts stack), "
                         "or give a local copy with --chat-template", Exit.AWS_ERROR) from None
+
+
+def serving_for(env, pin: Pin, local: Path | None, out):
+    """How evaluate and loadtest ask this pin's container: its chat route, or the generate route
+    with the pinned template (from `local`, else the environment's weights bucket)."""
+    from scripts.evaluation.answers import Route, ServingFormat
+    from scripts.lib.aws import client
+
+    serving = ServingFormat.of(pin)
+    shown = f"model_artifacts/{pin.model}/{pin.version}.yaml"
+    if serving.route is Route.CHAT:
+        if local is not None:
+            out.event("warning", f"--chat-template: not used: {pin.container.framework.value} "
+                      f"{pin.container.framework_version} has a chat route and applies the template of the weights "
+                      "it loaded")
+        return serving
+    if local is None:
+        template = load_template(pin, shown, s3=client("s3", env.region), bucket=env.weights_bucket_name)
+    else:
+        template = load_template(pin, shown, local=local)
+    out.event("chat-template", f"generate route: prompts rendered with the pinned chat template of "
+              f"{template.origin} (sha256 {template.sha256[:12]}…)", origin=template.origin, sha256=template.sha256)
+    return ServingFormat.of(pin, template)
