@@ -185,3 +185,14 @@ def test_a_pin_without_its_tokenizer_config_cannot_use_the_generate_route(env, t
     pin = require(Pin, path, "model_artifacts/llama-3-2-1b-instruct/v9.yaml")
     with pytest.raises(UserError, match="weights.files: no tokenizer_config.json, so the chat template"):
         pinned_template_file(pin, "model_artifacts/llama-3-2-1b-instruct/v9.yaml")
+
+
+def test_a_client_for_a_generate_route_pin_without_its_template_is_refused_up_front(env):
+    from scripts.evaluation.clients import SageMakerEndpoint
+    from scripts.lib.errors import UserError
+    from config.project import load_project
+
+    tgi_2_3_pin(env, TEMPLATE.read_bytes())
+    pin = load_project(env).pins[("llama-3-2-1b-instruct", "v9")]
+    with pytest.raises(UserError, match="the generate route needs the pinned chat template"):
+        SageMakerEndpoint.for_pin("dev-intent-1b", "us-east-1", pin, 12)

@@ -26,7 +26,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from scripts.evaluation.answers import Generation, ServingFormat, UnreadableAnswer
+from scripts.evaluation.answers import Generation, Route, ServingFormat, UnreadableAnswer
 from scripts.evaluation.runner import CallFailed, Fatal, Retryable
 from scripts.lib.aws import data_plane_client
 from scripts.lib.errors import UserError
@@ -65,6 +65,10 @@ class SageMakerEndpoint:
                  concurrency: int, endpoint_url: str | None = None):
         self.endpoint_name = endpoint_name
         self.serving = serving if isinstance(serving, ServingFormat) else ServingFormat.default(serving)
+        if self.serving.route is Route.GENERATE and self.serving.template is None:
+            raise UserError(f"{endpoint_name}: the container has no chat route, and the generate route needs the "
+                            "pinned chat template; fix: load it with scripts.evaluation.chat_template.serving_for "
+                            "(evaluate: --chat-template, or the weights bucket)")
         self.max_new_tokens = max_new_tokens
         # A fixed user_agent skips botocore's per-request User-Agent assembly (~0.4 ms of CPU a call,
         # which at --concurrency 32 against a fast endpoint is what bounds a single Python process).
