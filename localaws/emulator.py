@@ -68,7 +68,9 @@ _ACTIVE_LOCK = threading.Lock()
 
 def echo_responder(endpoint_name: str, version: str | None, payload: dict) -> dict:
     """LMI-style answer that echoes the end of the prompt (tests replace `emu.responder`)."""
-    return {"generated_text": str(payload.get("inputs", ""))[-64:]}
+    from scripts.evaluation.answers import request_text
+
+    return {"generated_text": request_text(payload)[-64:]}
 
 
 class AwsEmulator:

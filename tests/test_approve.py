@@ -10,6 +10,7 @@ from evaluation_helpers import env, run_cli, utterance, write_dataset  # noqa: F
 
 from localaws.openai_compatible import FakeOpenAI
 from localaws.runtime_endpoint import FakeRuntimeEndpoint
+from scripts.evaluation.answers import request_text
 
 MODEL = "llama-3-2-3b-instruct"
 PIN = f"model_artifacts/{MODEL}/v2.yaml"
@@ -179,7 +180,7 @@ def test_evaluate_then_approve_end_to_end(env, pending, registry, tmp_path, monk
         return "cancel_order" if "cancel" in text else "check_order_status"
 
     monkeypatch.setattr("scripts.evaluation.report.confusion_png", lambda report, path: path.write_bytes(b""))
-    with FakeRuntimeEndpoint(latency_s=0, answer=lambda e, p: {"generated_text": label(utterance(p["inputs"]))}) \
+    with FakeRuntimeEndpoint(latency_s=0, answer=lambda e, p: label(utterance(request_text(p)))) \
             as fake, FakeOpenAI(answer=lambda m, msgs: label(msgs[-1]["content"])) as openai:
         monkeypatch.setenv("OPENAI_BASE_URL", openai.url)
         monkeypatch.setenv("OPENAI_API_KEY", openai.api_key)

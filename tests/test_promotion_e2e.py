@@ -101,7 +101,9 @@ def test_promote_then_status_then_rollback(lab):
     events = [e for e in result.json_lines() if e.get("event") == "deployment"]
     assert any("Baking" in (e.get("stage") or "") and e["new_fleet_traffic"] == 0.5 for e in events), \
         "the canary stage (50% of traffic) was reported"
-    smoke_texts = [p["inputs"] for name, v, p in lab.emulator.invocations if name == "dev-ok" and v == "v2"]
+    from scripts.evaluation.answers import request_text
+
+    smoke_texts = [request_text(p) for name, v, p in lab.emulator.invocations if name == "dev-ok" and v == "v2"]
     assert len(smoke_texts) == 3
 
     status = run_status()
