@@ -8,7 +8,7 @@ CloudFormation an hour later, so they are refused here.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import EmailStr, Field, PositiveInt, model_validator
 
@@ -17,6 +17,9 @@ from config.errors import Invalid, raise_all
 from config.evaluation import Evaluation
 from config.fields import BUCKET_NAME, INSTANCE_TYPE, REGION, ResourceName, Strict, Version
 from config.schedule import ScalingSchedule
+
+if TYPE_CHECKING:  # config/components.py imports this module; it completes Environment when imported
+    from config.components import ComponentEndpoint
 
 # One variant name for every version: deployment guardrails need the same
 # variant name in the old and the new endpoint config.
@@ -297,7 +300,18 @@ class Environment(Strict):
     weights_bucket: str | None = Field(default=None, pattern=BUCKET_NAME.pattern)
     object_lock_days: PositiveInt = Field(default=365, le=36500)
     notify: list[EmailStr] = Field(default_factory=list)
-    endpoints: dict[ResourceName, Endpoint] = Field(min_length=1)
+    endpoints: dict[ResourceName, Endpoint] = Field(default_factory=dict)
+    # Endpoints hosting inference components: a base model and LoRA adapters (config/components.py).
+    component_endpoints: dict[ResourceName, ComponentEndpoint] = Field(default_factory=dict)
+    # May component endpoints scale to zero instances? Default: yes except in production.
+    allow_scale_to_zero: bool | None = None
+
+    @model_validator(mode="after")
+    def _some_endpoint(self) -> "Environment":
+        if not self.endpoints and not self.component_endpoints:
+            raise Invalid("no endpoint: endpoints and component_endpoints are both empty",
+                          "add an endpoint under endpoints: (or component_endpoints:)", "endpoints")
+        return self
 
     @model_validator(mode="after")
     def _production_rules(self) -> "Environment":

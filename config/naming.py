@@ -81,6 +81,18 @@ def deploy_role_arn(env: str, account: str, region: str) -> str:
     return f"arn:{partition(region)}:iam::{account}:role/{github_deploy_stack(env)}"
 
 
+def inference_component(endpoint_name: str, component_id: str) -> str:
+    """An inference component's fixed name, <endpoint>-<component>: what InvokeEndpoint's
+    InferenceComponentName, the component's scalable target (inference-component/<name>) and its
+    alarms (<name>-<signal>, under the endpoint's alarm prefix) are found by."""
+    return f"{endpoint_name}-{component_id}"
+
+
+def adapter_prefix(model: str, adapter: str, version: str) -> str:
+    """Where an adapter version's archive lives in the weights bucket: under its base model's prefix."""
+    return f"{model}/adapters/{adapter}/{version}/"
+
+
 def lock_file(env: str, endpoint_id: str) -> str:
     """The promotion lock of one endpoint in a checkout (history/.locks/<this>)."""
     return f"{env}-{endpoint_id}.lock"
