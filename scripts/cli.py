@@ -23,6 +23,7 @@ COMMANDS = {
     "review": "Compare two synthesized assemblies (base, head): what changes per stack, as markdown.",
     "pin-weights": "Hash and upload a model snapshot, and write its pin manifest.",
     "pin-image": "Resolve the serving image per region to a digest and pin it.",
+    "pin-adapter": "Archive, hash and upload a PEFT LoRA adapter, and pin it against its base.",
     "verify": "Prove that stored weights and images are what the pins say.",
     "evaluate": "Run a labeled dataset through an endpoint (and a baseline API); write the report.",
     "approve": "Record an approval or rejection, with its evaluation report, in the pin and the registry.",

@@ -157,7 +157,7 @@ def test_a_hand_edited_adapter_pin_is_refused(tree):
 def test_an_adapter_pin_lives_where_its_content_says(tree):
     moved = f"model_artifacts/{MODEL_3B}/adapters/other-name/v1.yaml"
     tree.write(moved, tree.text(SUPPORT_V1))
-    one(tree.errors(), moved, "adapter", "lives at", f"adapters/support-intents/v1.yaml")
+    one(tree.errors(), moved, "adapter", "lives at", "adapters/support-intents/v1.yaml")
 
 
 def test_a_model_version_named_adapters_is_refused(tree):
