@@ -19,6 +19,7 @@ from config import naming
 from config.deploy_override import CONTEXT_KEY, apply_overrides, overrides_from_context
 from config.project import Project
 from stacks.artifacts_stack import ArtifactsStack, ArtifactsStackProps
+from stacks.component_endpoint_stack import ComponentEndpointStack, ComponentEndpointStackProps
 from stacks.endpoint_stack import EndpointStack, EndpointStackProps
 from stacks.github_deploy_stack import GitHubDeployStack, GitHubDeployStackProps
 
@@ -36,7 +37,7 @@ def build(app: App, project: Project) -> App:
     project = apply_overrides(project, overrides)
     for env in project.environments.values():
         target = StackTarget(account=env.account, region=env.region)
-        models = {e.model for e in env.endpoints.values()}
+        models = {e.model for e in env.endpoints.values()} | {c.base.model for c in env.component_endpoints.values()}
         pins = [p for p in project.pins.values() if p.model in models]
         artifacts = ArtifactsStack(
             app, naming.artifacts_stack(env.name), ArtifactsStackProps(environment=env, pins=pins), env=target,
@@ -50,6 +51,17 @@ def build(app: App, project: Project) -> App:
                     autoscaling_suspended=override.suspend_autoscaling, auto_rollback=override.auto_rollback),
                 env=target,
                 description=f"SageMaker endpoint {env.endpoint_name(endpoint_id)} ({endpoint.model} {endpoint.version})")
+            stack.add_stack_dependency(artifacts)
+        for endpoint_id, endpoint in env.component_endpoints.items():
+            base_pin = project.pins[(endpoint.base.model, endpoint.base.version)]
+            stack = ComponentEndpointStack(
+                app, naming.endpoint_stack(env.name, endpoint_id), ComponentEndpointStackProps(
+                    environment=env, endpoint_id=endpoint_id, endpoint=endpoint, base_pin=base_pin,
+                    adapter_pins={c: project.adapters[(a.adapter, a.version)] for c, a in endpoint.adapters.items()},
+                    artifacts=artifacts),
+                env=target, description=f"SageMaker endpoint {env.endpoint_name(endpoint_id)} with inference "
+                                        f"components ({base_pin.model} {base_pin.version} + "
+                                        f"{len(endpoint.adapters)} LoRA adapter(s))")
             stack.add_stack_dependency(artifacts)
         if project.github is not None and env.name in project.github.environments:
             GitHubDeployStack(app, naming.github_deploy_stack(env.name), GitHubDeployStackProps(

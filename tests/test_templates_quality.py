@@ -10,7 +10,8 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from conftest import ROOT, resources
 
-STACKS = ["llama-dev-artifacts", "llama-dev-intent-1b", "llama-dev-intent-3b", "llama-staging-artifacts",
+STACKS = ["llama-dev-artifacts", "llama-dev-intent-1b", "llama-dev-intent-3b", "llama-dev-intents-lora",
+          "llama-staging-artifacts",
           "llama-staging-intent-3b", "llama-prod-artifacts", "llama-prod-intent-3b",
           "llama-dev-github-deploy", "llama-staging-github-deploy", "llama-prod-github-deploy"]
 

@@ -99,7 +99,8 @@ def command(model: str | None, version: str | None, adapter: str | None, all_pin
     from scripts.lib.aws import client
     from scripts.pinning import verification
 
-    out.event("verify", f"verifying {len(pins)} pin(s) and {len(adapters)} adapter pin(s) against s3://{bucket}"
+    out.event("verify", f"verifying {len(pins)} pin(s)" + (f" and {len(adapters)} adapter pin(s)" if adapters else "")
+              + f" against s3://{bucket}"
               + ("" if skip_images else " and ECR"), bucket=bucket, pins=[f"{m}/{v}" for m, v in keys],
               adapters=[f"{a}/{v}" for a, v in wanted_adapters])
     progress = lambda description, total: out.progress(description, total, unit_bytes=True)  # noqa: E731
@@ -110,7 +111,8 @@ def command(model: str | None, version: str | None, adapter: str | None, all_pin
         adapter_pins.verify_adapters(s3, bucket, adapters, report, workers, progress)
     if report.findings:
         out.table("verify: findings", verification.COLUMNS, [f.row() for f in report.findings])
-    summary = (f"{len(pins)} pin(s), {len(adapters)} adapter pin(s), {report.objects_checked} object(s) ({report.objects_by_checksum} by S3 "
+    summary = (f"{len(pins)} pin(s), " + (f"{len(adapters)} adapter pin(s), " if adapters else "")
+               + f"{report.objects_checked} object(s) ({report.objects_by_checksum} by S3 "
                f"checksum, {report.objects_streamed} streamed, {human_bytes(report.bytes_streamed)}), "
                f"{report.images_checked} image(s)" + (" (images skipped)" if skip_images else ""))
     data = report.to_dict()
