@@ -56,6 +56,7 @@ from typing import Self
 from localaws import moto_patches
 from localaws.bluegreen import SimClock, Timings
 from localaws.endpoint_sim import EndpointSimulator
+from localaws.inference_components import ComponentSimulator, ComponentTimings
 from localaws.moto_backends import cloudwatch_backend, reset_moto
 from localaws.moto_patches.sagemaker import botocore_instance_types
 
@@ -77,7 +78,8 @@ class AwsEmulator:
     """moto_server on 127.0.0.1:<free port> plus the SageMaker model described above."""
 
     def __init__(self, timings: Timings | None = None, clock: SimClock | None = None,
-                 region: str = "us-east-1", seed: int = 7, account_id: str = DEFAULT_ACCOUNT) -> None:
+                 region: str = "us-east-1", seed: int = 7, account_id: str = DEFAULT_ACCOUNT,
+                 component_timings: ComponentTimings | None = None) -> None:
         self.timings = timings or Timings()
         self.clock = clock or SimClock()
         self.region = region
@@ -91,6 +93,13 @@ class AwsEmulator:
         self._lock = threading.RLock()
         # the endpoints of this account and region; shares the lock (a stage hook may tick again)
         self.endpoints = EndpointSimulator(self.clock, self.timings, account_id, region, self._lock)
+        # inference components on those endpoints, their copies and scaling (inference_components.py)
+        self.components = ComponentSimulator(self.endpoints, component_timings or ComponentTimings(), self._lock)
+        # InvokeEndpoint of a component: (endpoint, component, what serves it, request JSON) -> response JSON;
+        # what serves it: {"component", "base_version", "adapter", "adapter_version"}
+        self.component_responder: Callable[[str, str, dict, dict], dict] = \
+            lambda endpoint, component, served, payload: echo_responder(endpoint, served.get("base_version"), payload)
+        self.component_invocations: list[tuple[str, str, dict, dict]] = []
         self._throttle_rate = 0.0
         self._throttle_ops: set[str] | None = None
         self.throttled = 0  # calls answered ThrottlingException
@@ -229,8 +238,9 @@ class AwsEmulator:
 
     # ----- called by the patches (moto_patches/)
     def tick(self) -> None:
-        """Bring every endpoint's status up to the simulated clock."""
+        """Bring every endpoint's and inference component's status up to the simulated clock."""
         self.endpoints.tick()
+        self.components.tick()
 
     def invoke(self, endpoint_name: str, payload: dict) -> dict:
         """InvokeEndpoint: `responder`'s answer, recorded in `invocations` with the live version."""
@@ -238,6 +248,14 @@ class AwsEmulator:
             version = self.endpoints.serving_version(endpoint_name)
             self.invocations.append((endpoint_name, version, payload))
         return self.responder(endpoint_name, version, payload)
+
+    def invoke_component(self, endpoint_name: str, component: str | None, payload: dict) -> dict:
+        """InvokeEndpoint with InferenceComponentName: `component_responder`'s answer for what serves
+        that component now (ValidationError when nothing can), recorded in `component_invocations`."""
+        served = self.components.invoke(endpoint_name, component)
+        with self._lock:
+            self.component_invocations.append((endpoint_name, component, served, payload))
+        return self.component_responder(endpoint_name, component, served, payload)
 
     def throttles(self, operation: str) -> bool:
         """Should this SageMaker call answer ThrottlingException (see `throttle()`)?"""
