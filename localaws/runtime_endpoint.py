@@ -28,6 +28,14 @@ What it answers, and where that comes from:
   text; its own throttling is `ThrottlingException` (400, Common Errors) and
   `ModelNotReadyException` (429). Success carries `X-Amzn-Invoked-Production-Variant`.
 
+- Inference components (`components`: component name -> the adapter its container registered, None for
+  a base): SageMaker requires InvokeEndpoint's InferenceComponentName (header
+  X-Amzn-SageMaker-Inference-Component) on such an endpoint, refuses an unknown one, and at zero
+  copies answers "Inference Component has no capacity ..." (ValidationError 400, AWS ML blog on
+  scaling down to zero); the container gets the adapter as X-Amzn-SageMaker-Adapter-Identifier
+  (djl-serving 0.31 `input_parser.py`), so the model here (`answer`) is called with
+  "<endpoint>/<component>" as its endpoint.
+
 Faults are drawn per request: `throttle_rate` (SageMaker throttles), `not_ready_rate`,
 `overload_rate` (the container's queue is full), `error_rate` (the generation fails).
 Latency: each request holds one of `capacity` slots for `latency_s`, so throughput saturates
@@ -54,6 +62,7 @@ from scripts.evaluation.answers import request_text
 
 Answer = Callable[[str, dict], "str | dict | list"]
 ACCOUNT = "111111111111"
+COMPONENT_HEADER = "X-Amzn-SageMaker-Inference-Component"
 REGION = "us-east-1"
 
 
@@ -97,6 +106,8 @@ class FakeRuntimeEndpoint(LoopbackServer):
     record_bodies: bool = False
     in_service: int = 0
     max_in_service: int = 0  # highest number of requests served at once (capacity check)
+    components: dict[str, str | None] = field(default_factory=dict)  # an endpoint for inference components
+    zero_copies: bool = False  # every component request finds no capacity (scaled to zero)
 
     def __post_init__(self) -> None:
         self._slots = threading.BoundedSemaphore(self.capacity) if self.capacity < 1_000_000 else None
@@ -119,6 +130,12 @@ class FakeRuntimeEndpoint(LoopbackServer):
         if len(parts) != 3 or parts[0] != "endpoints" or parts[2] != "invocations":
             return _aws_error(request, 404, "UnknownOperationException", f"unknown path {request.path}")
         endpoint = unquote(parts[1])
+        if self.components:
+            component = request.headers.get(COMPONENT_HEADER)
+            refusal = self._component_refusal(endpoint, component)
+            if refusal:
+                return _aws_error(request, 400, "ValidationError", refusal)
+            endpoint = f"{endpoint}/{component}"
         draw = self._draw()
         if draw < self.throttle_rate:
             return _aws_error(request, 400, "ThrottlingException", "Rate exceeded")
@@ -143,6 +160,15 @@ class FakeRuntimeEndpoint(LoopbackServer):
         except ValueError as exc:
             return _model_error(request, endpoint, self._bad_request(str(exc)))
         reply_json(request, 200, body, {"X-Amzn-Invoked-Production-Variant": "primary"})
+
+    def _component_refusal(self, endpoint: str, component: str | None) -> str | None:
+        from localaws.inference_components import COMPONENT_REQUIRED, NO_CAPACITY_MESSAGE
+
+        if component is None:
+            return COMPONENT_REQUIRED
+        if component not in self.components:
+            return f"Inference Component {component} not found for endpoint {endpoint}."
+        return NO_CAPACITY_MESSAGE if self.zero_copies else None
 
     def _serve(self) -> None:
         if self._slots:
