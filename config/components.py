@@ -34,6 +34,11 @@ from config.fields import INSTANCE_TYPE, ResourceName, Strict, Version
 from config.pin import Pin
 
 BASE_COMPONENT = "base"  # the base component's id: <endpoint>-base
+# How long an endpoint at zero stays up after its last request (AWS ML blog, "scale down to zero"):
+# target tracking's scale-in alarm removes the copies after 15 minutes without load, and the idle
+# instances go 10 minutes after their last copy. The cost model and the emulator both use these.
+SCALE_IN_IDLE_S = 15 * 60
+INSTANCE_IDLE_S = 10 * 60
 
 
 class ComponentMetric(str, Enum):

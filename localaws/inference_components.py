@@ -36,6 +36,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from config.components import INSTANCE_IDLE_S, SCALE_IN_IDLE_S
 from localaws.endpoint_sim import EndpointSimulator
 from localaws.moto_backends import alarm_state, model_package, sagemaker_arn, sagemaker_backend, validation_error
 
@@ -57,8 +58,8 @@ class ComponentTimings:
     instance_s: float = 60.0  # one more instance for the variant (ManagedInstanceScaling)
     adapter_s: float = 10.0  # an adapter registered (or swapped) on every copy of its base
     rollback_s: float = 30.0
-    idle_to_zero_s: float = 900.0
-    instance_idle_s: float = 600.0
+    idle_to_zero_s: float = SCALE_IN_IDLE_S
+    instance_idle_s: float = INSTANCE_IDLE_S
     alarm_s: float = 60.0
     wait_scale: float = 1.0  # multiplies WaitIntervalInSeconds
 

@@ -37,9 +37,11 @@ def _display(path: Path) -> str:
 def pick_endpoints(env, key: str | None) -> dict:
     if key is None:
         return dict(env.endpoints)
+    if key in env.component_endpoints:
+        return {}
     if key not in env.endpoints:
         raise UserError(f"--endpoint: '{key}' is not an endpoint of {env.name}; fix: use one of: "
-                        f"{', '.join(sorted(env.endpoints))}")
+                        f"{', '.join(sorted([*env.endpoints, *env.component_endpoints]))}")
     return {key: env.endpoints[key]}
 
 
@@ -71,6 +73,11 @@ def pick_endpoints(env, key: str | None) -> dict:
               help="Migration plan: weeks of canary (the API still answers the rest).")
 @click.option("--canary-share", type=Number(float, low=0, high=1, example="0.1"), default=0.1, show_default=True,
               help="Migration plan: share of calls the endpoint answers during the canary.")
+@click.option("--active-hours-per-week", type=Number(float, low=0, high=168, example="55"), default=None,
+              help="Component endpoints that scale to zero: hours per week requests arrive (default: the busy hours).")
+@click.option("--active-periods-per-week", type=Number(float, low=0, high=168, example="5"), default=5.0,
+              show_default=True, help="... in this many separate windows (each ends with the idle tail, each "
+                                      "begins with a cold start).")
 @click.option("--prices", "prices_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help=f"Price file (default: {DEFAULT_FILE}).")
 @click.option("--png", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -79,7 +86,8 @@ def pick_endpoints(env, key: str | None) -> dict:
 def command(env_name: str | None, endpoint_key: str | None, calls_per_month: int, report_path: Path | None,
             input_tokens: float | None, output_tokens: float | None, api_name: str, peak_factor: float,
             busy_hours_per_week: float, latency_ms: float | None, promotions_per_month: float, shadow_weeks: float,
-            canary_weeks: float, canary_share: float, prices_file: Path | None, png: Path | None,
+            canary_weeks: float, canary_share: float, active_hours_per_week: float | None,
+            active_periods_per_week: float, prices_file: Path | None, png: Path | None,
             json_mode: bool | None) -> None:
     """Monthly cost of an environment's endpoints vs a per-token API, and the break-even calls per month.
 
@@ -88,13 +96,16 @@ def command(env_name: str | None, endpoint_key: str | None, calls_per_month: int
     hours; promotions bill both fleets for wait + baking. Tokens per call and latency come
     from an evaluate report (--report) unless given. Next to the steady state: the migration
     plan (weeks of shadow and canary, API and endpoint both billed). Shadow variants are not
-    modelled. Assumptions and a worked example: docs/cost.md.
+    modelled. Component endpoints (LoRA adapters on one base) are priced three ways: one dedicated
+    endpoint per adapter, the shared base always on, and the shared base scaling to zero outside
+    --active-hours-per-week. Assumptions and a worked example: docs/cost.md.
     """
     required("--env", env_name, "name the environment, e.g. --env prod")
     inputs = _inputs(report_path, input_tokens, output_tokens, latency_ms)
     if png is not None and not png.parent.exists():
         raise UserError(f"--png: directory {png.parent} does not exist; fix: create it or choose another path")
-    env = project(env_name).environments[env_name]
+    loaded = project(env_name)
+    env = loaded.environments[env_name]
     path = prices_file or repo_root() / DEFAULT_FILE
     prices = load_prices(path, _display(path))
     api = prices.api(api_name)
@@ -121,6 +132,17 @@ def command(env_name: str | None, endpoint_key: str | None, calls_per_month: int
                         break_even(plan, workload, api_per_call, promotions_per_month),
                         capacity_calls_per_month(plan, workload)))
 
+    from scripts.costing import components
+
+    if active_hours_per_week is not None and active_hours_per_week < busy_hours_per_week:
+        raise UserError(f"--active-hours-per-week: {active_hours_per_week:g} is below --busy-hours-per-week "
+                        f"{busy_hours_per_week:g}; fix: requests arrive at least during the busy hours")
+    activity = components.Activity(busy_hours_per_week if active_hours_per_week is None else active_hours_per_week,
+                                   active_periods_per_week)
+    shared = [components.options(key, c, loaded.pins[(c.base.model, c.base.version)],
+                                 prices.hourly(env.region, c.instance_type), activity)
+              for key, c in env.component_endpoints.items() if endpoint_key in (None, key)]
+
     out = Output(json_mode)
     for warning in inputs["warnings"]:
         out.event("warning", f"warning: {warning}")
@@ -130,6 +152,11 @@ def command(env_name: str | None, endpoint_key: str | None, calls_per_month: int
     result = _report(out, env, workload, api_name, api, api_per_call, api_monthly, regional, prices.display, results,
                      promotions_per_month)
     result["inputs"] = {k: v for k, v in inputs.items() if k != "warnings"}
+    if shared:
+        from scripts.costing.component_report import report_components
+
+        result["component_endpoints"] = report_components(out, shared, workload, api_name, api_per_call,
+                                                          promotions_per_month)
     result["migration"] = _migration(out, results, workload, api_name, api_per_call, promotions_per_month,
                                      shadow_weeks, canary_weeks, canary_share)
     if png is not None:
@@ -140,7 +167,9 @@ def command(env_name: str | None, endpoint_key: str | None, calls_per_month: int
                          f"({inputs['tokens_from']}); peak {peak_factor:g}x average for {busy_hours_per_week:g} "
                          f"h/week; {promotions_per_month:g} promotion(s)/month; SageMaker {env.region} prices "
                          f"{regional.described}; {api_name} prices {api.described}"),
-               series=[Series(cost.plan, point) for cost, point, _ in results], workload=workload,
+               series=[Series(cost.plan, point) for cost, point, _ in results]
+               + [Series(plan, break_even(plan, workload, api_per_call, promotions_per_month))
+                  for option in shared for plan in option.plans], workload=workload,
                api_name=api_name, api_per_call=api_per_call, promotions_per_month=promotions_per_month)
         out.event("png", f"chart written to {png}", path=str(png))
         result["png"] = str(png)
