@@ -13,13 +13,15 @@ the variant's `MinInstanceCount: 0`, the base component registered with min capa
 step scaling policy on an alarm for requests that found no capacity (NoCapacityInvocationFailures)
 to come back. Here: `instances.min: 0` with `base.copies.min: 0`, allowed where the environment
 allows it (every non-production environment; a production one only with `allow_scale_to_zero:
-true`, checked in config/component_checks.py): while it comes back, for minutes, requests fail.
+true`, checked in config/project.py): while it comes back, for minutes, requests fail.
 
 Importing this module completes `Environment` (its `component_endpoints` field names these
 models); config/__init__.py imports it, so any import of `config.*` does.
 """
 
 from __future__ import annotations
+
+import math
 
 from enum import Enum
 from typing import Literal
@@ -85,6 +87,10 @@ class CopyBatch(Strict):
     @property
     def cfn_type(self) -> str:
         return self.type.upper().replace("-", "_")
+
+    def copies(self, of: int) -> int:
+        """New copies per batch of a component with `of` copies."""
+        return self.value if self.type == "copy-count" else max(1, of * self.value // 100)
 
     @model_validator(mode="after")
     def _share(self) -> "CopyBatch":
@@ -218,6 +224,26 @@ class ComponentEndpoint(Strict):
     def components(self) -> dict[str, BaseComponent | AdapterComponent]:
         """Every component by id, the base first."""
         return {BASE_COMPONENT: self.base, **self.adapters}
+
+
+def rolling_room_problem(endpoint: ComponentEndpoint, gpus: int, accelerators: int,
+                         instance_type: str) -> tuple[str, str] | None:
+    """(problem, fix) when the variant's instances.max cannot hold a rolling update of the base at
+    copies.max: "for each step, SageMaker AI provisions capacity on the new endpoint fleet, routes
+    traffic to that fleet, and terminates capacity on the old endpoint fleet"
+    (InferenceComponentRollingUpdatePolicy), so a batch of new copies runs next to the old ones."""
+    per_instance = gpus // max(1, accelerators)
+    if per_instance == 0:
+        return None  # the placement check reports it
+    copies = endpoint.base.copies.max
+    need = copies + endpoint.base.deployment.batch.copies(copies)
+    room = endpoint.instances.max * per_instance
+    if need <= room:
+        return None
+    return (f"a rolling update of the base places {need - copies} new copy(ies) next to {copies} old one(s) "
+            f"(SageMaker provisions each batch before it removes old copies): {need} copies, but "
+            f"{endpoint.instances.max} {instance_type} instance(s) hold {room}",
+            f"set instances.max: {math.ceil(need / per_instance)}")
 
 
 def base_container_environment(pin: Pin, lora: LoraCapacity, with_adapters: bool) -> dict[str, str]:

@@ -16,7 +16,7 @@ from config import naming
 from config.adapter_pin import AdapterPin
 from config.adapters import load_adapters
 from config.catalog import INSTANCES, SUPPORTED_FAMILY, GpuInstance
-from config.components import ComponentEndpoint, LoraCapacity, base_container_environment
+from config.components import ComponentEndpoint, LoraCapacity, base_container_environment, rolling_room_problem
 from config.environment import Endpoint, Environment
 from config.errors import Invalid, SpecError, SpecErrors
 from config.fit import gpu_fit
@@ -332,6 +332,10 @@ def _check_component_endpoint(loaded: Loaded[Environment], key: str, endpoint: C
     placement = _placement_problem(pin, instance, f"{pin.model}/{pin.version}") if instance else None
     if placement:
         errors.append(loaded.error(at + ("instance_type",), *placement))
+    room = rolling_room_problem(endpoint, instance.gpus, pin.serving.tensor_parallel_degree,
+                                endpoint.instance_type) if instance else None
+    if room:
+        errors.append(loaded.error(at + ("instances", "max"), *room))
     if adapters is None:  # a deployment override: the adapters were checked with the config
         return errors
     for component_id, component in endpoint.adapters.items():

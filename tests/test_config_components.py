@@ -111,13 +111,14 @@ def test_production_does_not_scale_to_zero_unless_it_says_so(tree):
 
 def test_production_component_endpoints_that_stay_up_need_a_no_traffic_alarm(tree):
     block = tree.text(DEV)[tree.text(DEV).index("component_endpoints:"):]
-    block = block.replace("{initial: 1, min: 0, max: 1}", "{initial: 1, min: 1, max: 1}")
+    block = block.replace("{initial: 1, min: 0, max: 2}", "{initial: 1, min: 1, max: 2}").replace(
+        "{initial: 1, min: 0, max: 1}", "{initial: 1, min: 1, max: 1}")
     tree.write(PROD, tree.text(PROD) + "\n" + block.replace("*intent-eval", "null").replace("*intent-smoke", "[]"))
     one(tree.errors(), PROD, f"{CE}.alarms.no_traffic_minutes", "no alarms.no_traffic_minutes")
 
 
 @pytest.mark.parametrize("old, new, field, problem", [
-    ("instances: {initial: 1, min: 0, max: 1}", "instances: {initial: 1, min: 1, max: 1}", "base.copies.min",
+    ("instances: {initial: 1, min: 0, max: 2}", "instances: {initial: 1, min: 1, max: 2}", "base.copies.min",
      "requests fail while the copies are at zero"),
     ("copies: {initial: 1, min: 0, max: 1}", "copies: {initial: 1, min: 1, max: 1}", "instances.min",
      "never reaches zero instances"),
@@ -125,6 +126,16 @@ def test_production_component_endpoints_that_stay_up_need_a_no_traffic_alarm(tre
 def test_scale_to_zero_needs_both_the_instances_and_the_copies_at_zero(tree, old, new, field, problem):
     tree.replace(DEV, old, new)
     one(tree.errors(), DEV, f"{CE}.{field}", problem)
+
+
+def test_instances_max_must_leave_room_for_a_rolling_update_of_the_base(tree):
+    # InferenceComponentRollingUpdatePolicy: each batch's new copies start before old ones go
+    tree.replace(DEV, "instances: {initial: 1, min: 0, max: 2}", "instances: {initial: 1, min: 0, max: 1}")
+    one(tree.errors(), DEV, f"{CE}.instances.max", "2 copies, but 1 ml.g5.xlarge instance(s) hold 1",
+        "set instances.max: 2")
+    tree.replace(DEV, "copies: {initial: 1, min: 0, max: 1}", "copies: {initial: 1, min: 0, max: 3}")
+    tree.replace(DEV, "instances: {initial: 1, min: 0, max: 1}", "instances: {initial: 1, min: 0, max: 3}")
+    one(tree.errors(), DEV, f"{CE}.instances.max", "4 copies, but 3 ml.g5.xlarge", "set instances.max: 4")
 
 
 def test_a_component_endpoint_key_may_not_repeat_an_endpoint_key(tree):

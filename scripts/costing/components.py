@@ -74,7 +74,8 @@ def options(key: str, endpoint: ComponentEndpoint, base: Pin, hourly: float, act
     metric = (ScalingMetric.CONCURRENT_REQUESTS if scaling.metric is ComponentMetric.CONCURRENT_REQUESTS
               else ScalingMetric.INVOCATIONS_PER_INSTANCE)
     target = scaling.target * per_instance
-    batches = math.ceil(max(1, endpoint.base.copies.min) / _batch_copies(endpoint))
+    copies = endpoint.base.copies.min
+    batches = math.ceil(max(1, copies) / endpoint.base.deployment.batch.copies(copies))
     overlap = batches * endpoint.base.deployment.wait_seconds / 3600
     n = max(1, len(endpoint.adapters))
     always = max(1, endpoint.instances.min)
@@ -90,9 +91,3 @@ def options(key: str, endpoint: ComponentEndpoint, base: Pin, hourly: float, act
                                                              Level("at zero", 0, 0, activity.zero_hours)], 0, top)
     return Options(key, n, dedicated, shared, to_zero, activity)
 
-
-def _batch_copies(endpoint: ComponentEndpoint) -> int:
-    batch = endpoint.base.deployment.batch
-    if batch.type == "copy-count":
-        return batch.value
-    return max(1, endpoint.base.copies.min * batch.value // 100)
