@@ -17,6 +17,12 @@ Drift: the deployed version, image digest, weights prefix, manifest hash or
 instance type differs from what the config and its pin say.
 
 \b
+Component endpoints get one row per inference component (<endpoint>-base and
+one per adapter). A component at zero copies says so: the next request fails
+and wakes it, and requests fail for minutes while it comes back; that alone is
+not drift. Coming back from zero counts as in flight.
+
+\b
 Exit codes: 0 everything matches and nothing is firing or in flight, 1 drift,
 an alarm firing, a deployment in flight or an endpoint not InService,
 2 invalid input, 3 AWS error.
@@ -29,6 +35,7 @@ COLUMNS = ["endpoint", "config", "deployed", "registry", "status", "in flight", 
 @click.option("--env", "env", default=None, help="Only this environment [default: every environment].")
 @click.option("--json", "json_mode", is_flag=True, default=None, help="JSON lines output.")
 def command(env: str | None, json_mode: bool | None) -> None:
+    from scripts.promotion.component_status import WAKING, component_rows
     from scripts.promotion.endpoint_status import endpoint_rows
 
     out = Output(json_mode)
@@ -38,11 +45,15 @@ def command(env: str | None, json_mode: bool | None) -> None:
                                  param_hint="--env")
     rows, attention = [], []
     for environment in [loaded.environments[env]] if env else loaded.environments.values():
-        for row in endpoint_rows(repo_root(), loaded, environment):
+        for row in endpoint_rows(repo_root(), loaded, environment) + component_rows(repo_root(), loaded, environment):
             rows.append(row)
             if row.needs_attention:
                 attention.append(row.endpoint)
     out.table("status", COLUMNS, [r.cells() for r in rows])
+    for row in rows:  # component endpoints at zero, or coming back (component_status.py)
+        if getattr(row, "note", "") or row.in_flight == WAKING:
+            out.event("scale-to-zero", f"{row.endpoint}: {getattr(row, 'note', '') or row.in_flight}",
+                      endpoint=row.endpoint)
     out.result({"endpoints": [r.to_dict() for r in rows], "attention": attention})
     if attention:
         raise CheckFailed(f"status: {len(attention)} endpoint(s) need attention: {', '.join(attention)}")
