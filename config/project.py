@@ -121,8 +121,11 @@ def _load_pins(root: Path, errors: list[SpecError]) -> tuple[dict, dict, set]:
 
 
 def check_environment(loaded: Loaded[Environment], env_names: set[str], pins: dict[tuple[str, str], Pin],
-                      broken_pins: frozenset | set = frozenset()) -> list[SpecError]:
-    """The checks that need the pins (and the other environments' names) as well as the config."""
+                      broken_pins: frozenset | set = frozenset(),
+                      without_rollback_alarms: frozenset[str] = frozenset()) -> list[SpecError]:
+    """The checks that need the pins (and the other environments' names) as well as the config.
+    `without_rollback_alarms`: endpoint keys deployed without alarm auto-rollback (a `rollback`'s
+    override), whose waits need not cover the alarms' window."""
     env = loaded.value
     errors: list[SpecError] = []
     if env.promote_after is not None and env.promote_after not in env_names - {env.name}:
@@ -140,6 +143,10 @@ def check_environment(loaded: Loaded[Environment], env_names: set[str], pins: di
                                        "shorten the endpoint key or the environment name"))
         errors += _check_instance(loaded, at, endpoint)
         errors += _check_shadow(loaded, at, endpoint, pins, broken_pins)
+        if name not in without_rollback_alarms:
+            # Here, not in the Endpoint model: a rollback's override deploys without alarm rollback.
+            errors += [loaded.error(at + tuple(p.field.split(".")), p.problem, p.fix)
+                       for p in endpoint.rollback_window_problems()]
         pin = pins.get((endpoint.model, endpoint.version))
         if (endpoint.model, endpoint.version) in broken_pins:
             continue
