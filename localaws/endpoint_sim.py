@@ -212,6 +212,12 @@ class EndpointSimulator:
                                        if sim is None else f"Endpoint {endpoint_name} is {sim.status}, not InService.")
             return self.live_version(endpoint_name)
 
+    def retained_deployment_config(self, name: str, retain: bool) -> dict | None:
+        """The DeploymentConfig an UpdateEndpoint without one runs under (RetainDeploymentConfig)."""
+        with self._lock:
+            sim = self._sims.get(name)
+            return sim.last_deployment_config if retain and sim is not None else None
+
     # ----- CreateEndpoint, UpdateEndpoint, DescribeEndpoint, DeleteEndpoint
     def create(self, name: str, config_name: str, variants: list[dict], deployment_config: dict | None) -> None:
         with self._lock:
