@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from config.naming import PIN_VERSION
 from localaws.bluegreen import SimClock, Stage, Timings, blue_green_stages
 from localaws.moto_backends import (
     alarm_state,
@@ -191,16 +192,21 @@ class EndpointSimulator:
             return sim.config_name if sim is not None else None
 
     def live_version(self, endpoint_name: str) -> str | None:
-        """The `pin-version` of the model package the live (blue) fleet serves."""
+        """The `pin-version` the live (blue) fleet serves: its model package's, or the tag of a model
+        built from the pin (stacks/constructs/llm_endpoint.py)."""
         with self._lock:
             sim = self._sims.get(endpoint_name)
             if sim is None or not sim.variants:
                 return None
             backend = sagemaker_backend(self.account_id, self.region)
             model = backend._models.get(sim.variants[0].get("ModelName"))
-            name = (model.primary_container or {}).get("ModelPackageName") if model else None
-            package = model_package(backend, name) if name else None
-            return ((package.customer_metadata_properties or {}).get("pin-version")) if package else None
+            if model is None:
+                return None
+            name = (model.primary_container or {}).get("ModelPackageName")
+            if not name:
+                return next((t["Value"] for t in model.tags or [] if t.get("Key") == PIN_VERSION), None)
+            package = model_package(backend, name)
+            return ((package.customer_metadata_properties or {}).get(PIN_VERSION)) if package else None
 
     def serving_version(self, endpoint_name: str) -> str | None:
         """The live version of an endpoint that can answer InvokeEndpoint now, else ValidationError."""

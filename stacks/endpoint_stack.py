@@ -56,7 +56,7 @@ class EndpointStack(Stack):
         if shadow_pin is not None:
             Tags.of(self).add("shadow-version", shadow_pin.version)
             shadow = ShadowVariant(
-                variant_name=SHADOW_VARIANT_NAME, model_package_arn=artifacts.packages[shadow_pin.ref].arn,
+                variant_name=SHADOW_VARIANT_NAME, model=artifacts.packages[shadow_pin.ref].model_source(),
                 instance_type=endpoint.shadow_instance_type or endpoint.instance_type,
                 initial_instance_count=endpoint.instances.initial)
 
@@ -77,7 +77,7 @@ class EndpointStack(Stack):
             rollback_alarm_names=tuple(self.alarms.rollback_alarm_names),
             subnet_ids=tuple(endpoint.network.subnet_ids), security_group_ids=tuple(endpoint.network.security_group_ids)))
         self.endpoint = LlmEndpoint(self, "Endpoint", LlmEndpointProps(
-            endpoint_name=name, variant_name=VARIANT_NAME, model_package_arn=package.arn,
+            endpoint_name=name, variant_name=VARIANT_NAME, model=package.model_source(),
             role=role.role, role_policy=role.policy,
             instance_type=endpoint.instance_type, initial_instance_count=endpoint.instances.initial,
             startup_timeout_seconds=endpoint.timeouts.container_startup_seconds,

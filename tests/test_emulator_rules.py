@@ -91,3 +91,23 @@ def test_a_role_that_may_describe_the_alarms_deploys_and_rolls_back(emu, sm, cw)
     emu.advance(TIMINGS.provision_s + 1)
     emu.set_alarm_state("ep-5xx", "ALARM")
     assert sm.describe_endpoint(EndpointName="ep")["EndpointStatus"] == "RollingBack"
+
+
+def test_live_state_reads_the_pin_of_a_model_built_without_its_package(emu, sm, cw):
+    """scripts/promotion/live.py: DescribeModel has no tags; the pin's identity comes from ListTags."""
+    from scripts.promotion.live import Inspector
+
+    pinned = IMAGE.rsplit(":", 1)[0] + "@sha256:" + "c" * 64
+    sm.create_model(ModelName="m", ExecutionRoleArn=ROLE, PrimaryContainer={
+        "Image": pinned, "ModelDataSource": {"S3DataSource": {"S3Uri": "s3://w/m/v2/", "S3DataType": "S3Prefix",
+                                                              "CompressionType": "None"}}},
+        Tags=[{"Key": "pin-model", "Value": "m"}, {"Key": "pin-version", "Value": "v2"},
+              {"Key": "pin-manifest-sha256", "Value": "d" * 64}])
+    sm.create_endpoint_config(EndpointConfigName="c", ProductionVariants=[
+        {"VariantName": "primary", "ModelName": "m", "InstanceType": "ml.g5.xlarge", "InitialInstanceCount": 1}])
+    sm.create_endpoint(EndpointName="ep", EndpointConfigName="c")
+    emu.advance(TIMINGS.create_s)
+    state = Inspector(sm, cw).endpoint("ep")
+    assert (state.live.model, state.live.version, state.live.manifest_sha256) == ("m", "v2", "d" * 64)
+    assert (state.live.image, state.live.model_data_uri, state.live.package_arn) == (pinned, "s3://w/m/v2/", None)
+    assert state.resolved_images == [pinned] and emu.live_version("ep") == "v2"

@@ -35,7 +35,7 @@ class EndpointAlarms(Construct):
     def __init__(self, scope: Construct, id: str, props: EndpointAlarmsProps):
         super().__init__(scope, id)
         self.props = props
-        self._names: dict[int, str] = {}
+        self._names: dict[str, str] = {}  # construct id -> alarm name
         t = props.thresholds
         n = t.evaluation_minutes
         dims = {"EndpointName": props.endpoint_name, "VariantName": props.variant_name}
@@ -84,7 +84,7 @@ class EndpointAlarms(Construct):
     @property
     def rollback_alarm_names(self) -> list[str]:
         """The rollback alarms' names as literals (not tokens): the execution role's policy names them."""
-        return [self._names[id(alarm)] for alarm in self.rollback_alarms]
+        return [self._names[alarm.node.id] for alarm in self.rollback_alarms]
 
     @property
     def all_alarms(self) -> list[cw.Alarm]:
@@ -108,5 +108,5 @@ class EndpointAlarms(Construct):
         )
         alarm.add_alarm_action(actions.SnsAction(self.props.topic))
         alarm.add_ok_action(actions.SnsAction(self.props.topic))
-        self._names[id(alarm)] = name
+        self._names[alarm.node.id] = name
         return alarm

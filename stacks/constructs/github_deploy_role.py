@@ -82,7 +82,7 @@ class GitHubDeployRole(Construct):
                 resources=[f"{sagemaker}:endpoint/{name}" for name in props.endpoint_names]),
             iam.PolicyStatement(
                 sid="ReadEndpointConfigsAndModels",
-                actions=["sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"],
+                actions=["sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel", "sagemaker:ListTags"],
                 resources=[f"{sagemaker}:endpoint-config/*", f"{sagemaker}:model/*"]),
             iam.PolicyStatement(
                 sid="ReadAndApproveModelPackages",

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from aws_cdk import RemovalPolicy, Tags, aws_sagemaker as sagemaker
 from constructs import Construct
 
+from config import naming
 from config.pin import Pin
+from stacks.constructs.llm_endpoint import ModelSource
 from stacks.constructs.model_package_group import ModelPackageGroup
 
 CONTENT_TYPES = ["application/json"]
@@ -33,7 +35,8 @@ class PinnedModelPackageProps:
 class PinnedModelPackage(Construct):
     def __init__(self, scope: Construct, id: str, props: PinnedModelPackageProps):
         super().__init__(scope, id)
-        pin = props.pin
+        pin = self.pin = props.pin
+        self.environment = props.environment
         image = pin.container.images[props.region]
         self.image = image
         self.model_data_uri = f"s3://{props.weights_bucket_name}/{pin.weights.prefix}"
@@ -60,9 +63,7 @@ class PinnedModelPackage(Construct):
                 supported_realtime_inference_instance_types=props.instance_types,
             ),
             customer_metadata_properties={
-                "pin-model": pin.model,
-                "pin-version": pin.version,
-                "pin-manifest-sha256": pin.manifest_sha256,
+                **naming.pin_identity(pin.model, pin.version, pin.manifest_sha256),
                 "source-repo": pin.source.hub_repo,
                 "source-revision": pin.source.revision,
                 "container-tag": pin.container.tag,
@@ -76,4 +77,11 @@ class PinnedModelPackage(Construct):
     @property
     def arn(self) -> str:
         return self.cfn_package.attr_model_package_arn
+
+    def model_source(self) -> ModelSource:
+        """How an endpoint builds this version's Model: from the package once the version is Approved,
+        from the same image, weights and environment otherwise (see stacks/constructs/llm_endpoint.py)."""
+        return ModelSource(package_arn=self.arn if self.pin.is_approved else None, image=self.image,
+                           model_data_uri=self.model_data_uri, environment=dict(self.environment),
+                           identity=naming.pin_identity(self.pin.model, self.pin.version, self.pin.manifest_sha256))
 
