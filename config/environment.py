@@ -348,12 +348,19 @@ class Environment(Strict):
     promote_after: ResourceName | None = Field(default=None, description="environment to promote through first")
     weights_bucket: str | None = Field(default=None, pattern=BUCKET_NAME.pattern)
     object_lock_days: PositiveInt = Field(default=365, le=36500)
+    # COMPLIANCE: no one, root included, can delete a weight version or shorten its retention
+    # before object_lock_days have passed; GOVERNANCE can be bypassed with s3:BypassGovernanceRetention.
+    object_lock_mode: Literal["governance", "compliance"] = "governance"
     notify: list[EmailStr] = Field(default_factory=list)
     endpoints: dict[ResourceName, Endpoint] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _production_rules(self) -> "Environment":
         if not self.production:
+            if self.object_lock_mode == "compliance":
+                raise Invalid("object_lock_mode compliance is for production environments: every weight version "
+                              f"would be undeletable by anyone, root included, for {self.object_lock_days} days",
+                              "remove object_lock_mode (governance), or set production: true", "object_lock_mode")
             return self
         problems = []
         if not self.require_approved_versions:

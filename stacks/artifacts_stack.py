@@ -20,6 +20,7 @@ from config.serving_env import container_environment
 from stacks.constructs.access_log_bucket import AccessLogBucket, AccessLogBucketProps
 from stacks.constructs.environment_key import EnvironmentKey, EnvironmentKeyProps
 from stacks.constructs.model_package_group import ModelPackageGroup, ModelPackageGroupProps
+from stacks.constructs.nag import CONTROL_TOWER, suppress
 from stacks.constructs.pinned_model_package import PinnedModelPackage, PinnedModelPackageProps
 from stacks.constructs.secure_bucket import SecureBucket, SecureBucketProps
 
@@ -42,10 +43,14 @@ class ArtifactsStack(Stack):
         logs = AccessLogBucket(self, "AccessLogs", AccessLogBucketProps()).bucket
         self.weights_bucket = SecureBucket(self, "Weights", SecureBucketProps(
             kms_key=self.kms_key, access_logs=logs, access_log_prefix="weights/",
-            bucket_name=env.weights_bucket_name, object_lock_days=env.object_lock_days)).bucket
+            bucket_name=env.weights_bucket_name, object_lock_days=env.object_lock_days,
+            object_lock_mode=env.object_lock_mode.upper(), immutable_objects=True)).bucket
         self.capture_bucket = SecureBucket(self, "DataCapture", SecureBucketProps(
             kms_key=self.kms_key, access_logs=logs, access_log_prefix="data-capture/",
             bucket_name=env.capture_bucket_name, expire_days=CAPTURE_EXPIRY_DAYS)).bucket
+        suppress(self.capture_bucket, {f"{CONTROL_TOWER}::s3_bucket_object_lock_enabled_check": (
+            f"Captured requests and answers may hold user data that must be deletable, and expire after "
+            f"{CAPTURE_EXPIRY_DAYS} days: Object Lock would keep them")})
 
         self.groups: dict[str, ModelPackageGroup] = {}
         self.packages: dict[tuple[str, str], PinnedModelPackage] = {}

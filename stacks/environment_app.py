@@ -19,6 +19,7 @@ from config import naming
 from config.deploy_override import CONTEXT_KEY, apply_overrides, overrides_from_context
 from config.project import Project
 from stacks.artifacts_stack import ArtifactsStack, ArtifactsStackProps
+from stacks.control_tower_rules import ControlTowerRules
 from stacks.endpoint_stack import EndpointStack, EndpointStackProps
 from stacks.github_deploy_stack import GitHubDeployStack, GitHubDeployStackProps
 
@@ -55,8 +56,10 @@ def build(app: App, project: Project) -> App:
             GitHubDeployStack(app, naming.github_deploy_stack(env.name), GitHubDeployStackProps(
                 environment=env, github=project.github, pins=pins), env=target,
                 description=f"GitHub Actions OIDC deploy role ({env.name})")
-    # cdk-nag v3 is a policy-validation plugin: findings fail `cdk synth` and land in
-    # cdk.out/policy-validation-report.json.
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True, write_suppressions_to_cloud_formation=True))
+    # cdk-nag v3 and AWS Control Tower's proactive controls (cfn-guard rules, with the guard binary
+    # their package ships: stacks/control_tower_rules.py) are policy-validation plugins: findings fail `cdk synth` and land in
+    # cdk.out/validation-report.json. Acknowledgments with their reasons: stacks/constructs/nag.py.
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True, write_suppressions_to_cloud_formation=True),
+                                    ControlTowerRules())
     return app
 

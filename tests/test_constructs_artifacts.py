@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import Environment as StackTarget
 from aws_cdk import Stack
 from aws_cdk import aws_kms as kms
@@ -55,7 +57,10 @@ def test_a_minimal_secure_bucket_is_encrypted_versioned_private_and_logged_witho
                                                        "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
     assert props["LoggingConfiguration"]["LogFilePrefix"] == "b/"
     assert not props.get("ObjectLockEnabled") and "ObjectLockConfiguration" not in props
-    assert "LifecycleConfiguration" not in props
+    # a killed multipart upload does not linger (Control Tower CT.S3.PR.3/PR.6), nothing else expires
+    (rule,) = props["LifecycleConfiguration"]["Rules"]
+    assert rule == {"AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}, "Status": "Enabled"}
+    assert props["NotificationConfiguration"] == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
 
 
 def test_object_lock_days_lock_every_new_object_version():
@@ -64,6 +69,28 @@ def test_object_lock_days_lock_every_new_object_version():
     props = bucket_properties(Template.from_stack(stack))
     assert props["ObjectLockEnabled"] is True
     assert props["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]["Days"] == 30
+
+
+def test_compliance_mode_locks_versions_beyond_any_bypass():
+    stack = bare_stack()
+    secure_bucket(stack, object_lock_days=365, object_lock_mode="COMPLIANCE")
+    retention = bucket_properties(Template.from_stack(stack))["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]
+    assert retention == {"Days": 365, "Mode": "COMPLIANCE"}
+
+
+def test_immutable_objects_cannot_be_replaced_or_deleted_by_anyone():
+    """S3 User Guide, "Enforce conditional writes": writes need If-None-Match (the multipart calls that take
+    no header are exempted by s3:ObjectCreationOperation); deletes of objects and versions are denied."""
+    stack = bare_stack()
+    secure_bucket(stack, immutable_objects=True)
+    policies = Template.from_stack(stack).find_resources("AWS::S3::BucketPolicy").values()
+    by_sid = {s.get("Sid"): s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]}
+    overwrite, delete = by_sid["DenyOverwritingObjects"], by_sid["DenyDeletingObjects"]
+    assert (overwrite["Effect"], overwrite["Principal"], overwrite["Action"]) == ("Deny", {"AWS": "*"}, "s3:PutObject")
+    assert overwrite["Condition"] == {"Null": {"s3:if-none-match": "true"}, "Bool": {"s3:ObjectCreationOperation": "true"}}
+    assert (delete["Effect"], delete["Action"], "Condition" in delete) == \
+        ("Deny", ["s3:DeleteObject", "s3:DeleteObjectVersion"], False)
+    assert "/*" in json.dumps(overwrite["Resource"]) and "/*" in json.dumps(delete["Resource"])
 
 
 def test_expiry_days_expire_current_and_noncurrent_versions():
@@ -90,6 +117,11 @@ def test_environment_key_rotates_is_retained_and_takes_its_alias():
     template.has_resource("AWS::KMS::Key", {"Properties": Match.object_like({"EnableKeyRotation": True}),
                                             "DeletionPolicy": "Retain"})
     template.has_resource_properties("AWS::KMS::Alias", {"AliasName": "alias/llama-x"})
+    (key,) = template.find_resources("AWS::KMS::Key").values()
+    (deny,) = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "DenyGrantsExceptForAwsResources"]
+    assert (deny["Effect"], deny["Action"], deny["Principal"]) == ("Deny", "kms:CreateGrant", {"AWS": "*"})
+    assert deny["Condition"] == {"BoolIfExists": {"kms:GrantIsForAWSResource": "false",
+                                                  "aws:PrincipalIsAWSService": "false"}}
 
 
 def test_alarm_topic_without_emails_has_no_subscription_and_is_encrypted():

@@ -94,7 +94,8 @@ class GitHubDeployRole(Construct):
                                 resources=[f"{bucket}/*"]),
             iam.PolicyStatement(
                 sid="ReadWeightsBucket",
-                actions=["s3:ListBucket", "s3:GetBucketVersioning", "s3:GetBucketObjectLockConfiguration"],
+                actions=["s3:ListBucket", "s3:ListBucketVersions", "s3:GetBucketVersioning",
+                         "s3:GetBucketObjectLockConfiguration", "s3:GetBucketPolicy"],
                 resources=[bucket]),
             iam.PolicyStatement(
                 sid="DecryptWeightsThroughS3", actions=["kms:Decrypt"], resources=[keys],
