@@ -159,9 +159,9 @@ def test_execution_role_is_least_privilege(templates):
     # ENIs only in the endpoint's own subnets and security groups
     subnets = [f"arn:aws:ec2:us-east-1:333333333333:subnet/{s}" for s in ("subnet-0a1b2c3d4e5f60718",
                                                                           "subnet-0b2c3d4e5f6071829")]
-    assert [render(r) for r in by_sid["CreateEnisInOwnSubnets"]["Resource"]] == [
+    assert sorted(render(r) for r in by_sid["CreateEnisInOwnSubnets"]["Resource"]) == sorted([
         "arn:aws:ec2:us-east-1:333333333333:network-interface/*", *subnets,
-        "arn:aws:ec2:us-east-1:333333333333:security-group/sg-0c3d4e5f60718293a"]
+        "arn:aws:ec2:us-east-1:333333333333:security-group/sg-0c3d4e5f60718293a"])
     assert {render(k): v for k, v in by_sid["ManageEnisInOwnSubnets"]["Condition"]["ArnEquals"].items()} == {
         "ec2:Subnet": subnets}
     dev = {s["Sid"] for s in only(templates["llama-dev-intent-1b"], "AWS::IAM::Policy")["Properties"]["PolicyDocument"]["Statement"]}

@@ -23,10 +23,10 @@ SUBJECTS = {"dev": "repo:example-org/pinned-llama:ref:refs/heads/main",
 ACTIONS = {
     "sts:AssumeRole", "sts:TagSession",
     "sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint", "sagemaker:DescribeEndpointConfig",
-    "sagemaker:DescribeModel", "sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage",
+    "sagemaker:DescribeModel", "sagemaker:ListTags", "sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage",
     "sagemaker:ListModelPackages", "cloudwatch:DescribeAlarms",
-    "s3:GetObject", "s3:GetObjectAttributes", "s3:ListBucket", "s3:GetBucketVersioning",
-    "s3:GetBucketObjectLockConfiguration", "kms:Decrypt", "ecr:DescribeImages", "ecr:BatchGetImage",
+    "s3:GetObject", "s3:GetObjectAttributes", "s3:ListBucket", "s3:ListBucketVersions", "s3:GetBucketVersioning",
+    "s3:GetBucketObjectLockConfiguration", "s3:GetBucketPolicy", "kms:Decrypt", "ecr:DescribeImages", "ecr:BatchGetImage",
     "cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents",
 }
 
