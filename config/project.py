@@ -18,6 +18,7 @@ from config.fit import gpu_fit
 from config.github import GitHub, load_github
 from config.loader import Loaded, load_model
 from config.pin import ApprovalStatus, Pin
+from config.registry_content import registry_content
 from config.serving_env import container_environment
 
 ENVIRONMENTS_DIR = "environments"
@@ -112,7 +113,8 @@ def _load_pins(root: Path, errors: list[SpecError]) -> tuple[dict, dict, set]:
                                        "keep one file per version"))
             continue
         try:
-            container_environment(pin)
+            if pin.registry is None:  # schema 1: its environment is derived (schema 2 carries it, checked)
+                container_environment(pin)
         except Invalid as exc:
             errors.append(loaded.error(("serving", "extra_env"), exc.problem, exc.fix))
         pins[pin.ref] = loaded
@@ -197,6 +199,18 @@ def _placement_problem(pin: Pin, instance: GpuInstance, label: str) -> tuple[str
     return None
 
 
+def _registered_type_problem(pin: Pin, instance_type: str) -> tuple[str, str] | None:
+    """The version's registry package lists the instance types it is meant for
+    (SupportedRealtimeInferenceInstanceTypes); the one an endpoint really uses must be among them."""
+    listed = registry_content(pin).instance_types
+    if instance_type in listed:
+        return None
+    return (f"{instance_type} is not among the instance types {pin.model}/{pin.version}'s registry package lists "
+            f"({', '.join(listed) or 'none'})",
+            "pin a new version (pin-weights; its package lists every GPU type the model fits, any family), or "
+            "use a listed type")
+
+
 def _check_instance(loaded: Loaded[Environment], at: tuple, endpoint: Endpoint) -> list[SpecError]:
     problem = _instance_problem(endpoint.instance_type, endpoint.allow_non_g5_instance)
     return [loaded.error(at + ("instance_type",), *problem)] if problem else []
@@ -226,7 +240,9 @@ def _check_shadow(loaded: Loaded[Environment], at: tuple, endpoint: Endpoint, pi
     instance = INSTANCES.get(instance_type)
     if instance is None:
         return []  # the endpoint's own instance_type error is reported already
-    placement = _placement_problem(pin, instance, f"shadow {pin.model}/{pin.version}")
+    allowed = _instance_problem(instance_type, endpoint.allow_non_g5_instance) is None  # else reported
+    placement = (_placement_problem(pin, instance, f"shadow {pin.model}/{pin.version}")
+                 or (_registered_type_problem(pin, instance_type) if allowed else None))
     return [loaded.error(where, *placement)] if placement else []
 
 
@@ -254,7 +270,10 @@ def _check_pin_on_endpoint(loaded: Loaded[Environment], at: tuple, endpoint: End
             f"{label} reserves at start-up (serving.gpu_memory_utilization), so the alarm would always fire",
             f"set alarms.gpu_memory_percent above {reserved:g}, e.g. {min(99, reserved + 5):g}"))
     instance = INSTANCES.get(endpoint.instance_type)
-    placement = _placement_problem(pin, instance, label) if instance else None  # unknown: _check_instance
+    allowed = _instance_problem(endpoint.instance_type, endpoint.allow_non_g5_instance) is None  # else reported
+    placement = ((_placement_problem(pin, instance, label)
+                  or (_registered_type_problem(pin, endpoint.instance_type) if allowed else None))
+                 if instance else None)  # unknown: _check_instance
     if placement:
         errors.append(loaded.error(at + ("instance_type",), *placement))
     return errors

@@ -12,11 +12,9 @@ from aws_cdk import Stack, Tags
 from constructs import Construct
 
 from config import naming
-from config.catalog import G5_TYPES
 from config.environment import Environment
-from config.fit import gpu_fit
 from config.pin import Pin
-from config.serving_env import container_environment
+from config.registry_content import registry_content
 from stacks.constructs.access_log_bucket import AccessLogBucket, AccessLogBucketProps
 from stacks.constructs.environment_key import EnvironmentKey, EnvironmentKeyProps
 from stacks.constructs.model_package_group import ModelPackageGroup, ModelPackageGroupProps
@@ -64,9 +62,7 @@ class ArtifactsStack(Stack):
             self.packages[pin.ref] = PinnedModelPackage(
                 self, f"Package-{pin.model}-{pin.version}", PinnedModelPackageProps(
                     pin=pin, group=group, region=env.region, weights_bucket_name=env.weights_bucket_name,
-                    environment=container_environment(pin),
-                    instance_types=[i.name for i in G5_TYPES
-                                    if i.gpus == pin.serving.tensor_parallel_degree and gpu_fit(pin, i).fits]))
+                    content=registry_content(pin)))
             # Export every version's ARN, live or not: a promotion then only switches which
             # export the endpoint stack imports, and never removes one still in use.
             self.export_value(self.packages[pin.ref].arn)

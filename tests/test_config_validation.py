@@ -23,7 +23,9 @@ from ruamel.yaml.comments import CommentedMap
 
 from config.catalog import INSTANCES
 from config.environment import Autoscaling, Environment
-from config.manifest_io import seal
+from config.loader import require
+from config.manifest_io import render, seal
+from config.pin import Pin
 
 EP = "endpoints.intent-3b"
 FAST = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -338,9 +340,18 @@ def test_non_g5_instance_is_refused_without_opt_in(tree):
     assert error.line == line
 
 
-def test_non_g5_instance_is_accepted_with_opt_in(tree):
+def test_non_g5_instance_is_accepted_with_opt_in_on_a_version_whose_package_lists_it(tree):
     tree.replace(DEV, "instance_type: ml.g5.xlarge",
                  "instance_type: ml.g6.xlarge\n    allow_non_g5_instance: true")
+    # v1 is a schema-1 pin: its registry package lists the ml.g5 types it fits, and never changes
+    one(tree.errors(), DEV, f"{EP}.instance_type", "ml.g6.xlarge is not among the instance types "
+        "llama-3-2-3b-instruct/v1's registry package lists (ml.g5.16xlarge, ml.g5.2xlarge", "pin a new version")
+    # a version pinned now (schema 2) lists every GPU type it fits, any family
+    data = require(Pin, tree.root / PIN_3B, PIN_3B).model_dump(mode="json", exclude={"manifest_sha256"})
+    data.update(version="v3", schema_version=2)
+    data["weights"]["prefix"] = "llama-3-2-3b-instruct/v3/"
+    tree.write("model_artifacts/llama-3-2-3b-instruct/v3.yaml", render(seal(data)))
+    tree.replace(DEV, "version: v1", "version: v3")
     assert tree.load().environments["dev"].endpoints["intent-3b"].instance_type == "ml.g6.xlarge"
 
 

@@ -11,6 +11,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match, Template
 from conftest import ROOT
 
+from config.pin import RegistryContent
 from config.project import load_project
 from stacks.constructs.access_log_bucket import AccessLogBucket, AccessLogBucketProps
 from stacks.constructs.alarm_topic import AlarmTopic, AlarmTopicProps
@@ -137,8 +138,9 @@ def test_a_model_package_is_the_pin_by_digest_with_uncompressed_weights_and_its_
     stack = bare_stack()
     group = ModelPackageGroup(stack, "Group", ModelPackageGroupProps(name="x-m", model=pin.model, hub_repo="o/r"))
     PinnedModelPackage(stack, "Package", PinnedModelPackageProps(
-        pin=pin, group=group, region="us-east-1", weights_bucket_name="b", environment={"A": "1"},
-        instance_types=["ml.g5.xlarge"]))
+        pin=pin, group=group, region="us-east-1", weights_bucket_name="b", content=RegistryContent(
+            description="d", environment={"A": "1"}, content_types=["application/json"],
+            instance_types=["ml.g5.xlarge"])))
     template = Template.from_stack(stack)
     template.has_resource("AWS::SageMaker::ModelPackageGroup", {"DeletionPolicy": "Retain"})
     (package,) = template.find_resources("AWS::SageMaker::ModelPackage").values()
