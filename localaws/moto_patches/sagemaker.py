@@ -69,6 +69,7 @@ def _endpoint_lifecycle(emu: AwsEmulator, patcher: Patcher) -> None:
         if e is not None:
             rules.refuse_unreadable_rollback_alarms(self, e.account_id, e.region, endpoint_config_name,
                                                     deployment_config)
+            e.endpoints.refuse_over_quota(endpoint_config_name)
         endpoint = orig_create(self, endpoint_name, endpoint_config_name, tags)
         if e is not None:
             config = self.endpoint_configs[endpoint_config_name]

@@ -11,7 +11,8 @@
   attached policies are read from moto's IAM and evaluated by `localaws/iam_policy.py`; a
   role IAM does not know is refused too. Real SageMaker may instead accept the call and fail
   the deployment later: only real AWS shows when it checks.
-- Endpoint instance quotas: `localaws/quotas.py`.
+- Endpoint instance quotas: `localaws/quotas.py` (enforced by `endpoint_sim.py`; this module keeps
+  the ShadowProductionVariants moto drops, since a shadow fleet counts too).
 """
 
 from __future__ import annotations
@@ -40,6 +41,31 @@ def install(emu: AwsEmulator, patcher: Patcher) -> None:
                                  containers, tags)
 
     patcher.patch(backend_cls, "create_model", create_model)
+    _shadow_variants(patcher)
+
+
+def _shadow_variants(patcher: Patcher) -> None:
+    """moto drops an endpoint config's ShadowProductionVariants; kept here for the instance quotas."""
+    from moto.sagemaker import models, responses
+
+    orig_cfn = models.FakeEndpointConfig.create_from_cloudformation_json.__func__
+
+    def cfn_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        config = orig_cfn(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        config.shadow_production_variants = cloudformation_json.get("Properties", {}).get("ShadowProductionVariants")
+        return config
+
+    orig_response = responses.SageMakerResponse.create_endpoint_config
+
+    def r_create_endpoint_config(self):
+        answer = orig_response(self)
+        config = self.sagemaker_backend.endpoint_configs.get(self._get_param("EndpointConfigName"))
+        if config is not None:
+            config.shadow_production_variants = self._get_param("ShadowProductionVariants")
+        return answer
+
+    patcher.patch(models.FakeEndpointConfig, "create_from_cloudformation_json", classmethod(cfn_create))
+    patcher.patch(responses.SageMakerResponse, "create_endpoint_config", r_create_endpoint_config)
 
 
 def refuse_unapproved_package(backend, name: str | None) -> None:
