@@ -352,6 +352,8 @@ class Environment(Strict):
     # before object_lock_days have passed; GOVERNANCE can be bypassed with s3:BypassGovernanceRetention.
     object_lock_mode: Literal["governance", "compliance"] = "governance"
     notify: list[EmailStr] = Field(default_factory=list)
+    # Per model: the newest pinned versions that stay registered and exported (config/registry_retention.py).
+    keep_versions: PositiveInt = Field(default=10, le=190)
     endpoints: dict[ResourceName, Endpoint] = Field(min_length=1)
 
     @model_validator(mode="after")

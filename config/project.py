@@ -19,6 +19,7 @@ from config.github import GitHub, load_github
 from config.loader import Loaded, load_model
 from config.pin import ApprovalStatus, Pin
 from config.registry_content import registry_content
+from config.registry_retention import limit_problem
 from config.serving_env import container_environment
 
 ENVIRONMENTS_DIR = "environments"
@@ -133,6 +134,9 @@ def check_environment(loaded: Loaded[Environment], env_names: set[str], pins: di
     if env.promote_after is not None and env.promote_after not in env_names - {env.name}:
         errors.append(loaded.error(("promote_after",), f"no other environment named '{env.promote_after}'",
                                    f"use one of: {', '.join(sorted(env_names - {env.name}))}"))
+    limit = limit_problem(env, pins)
+    if limit:
+        errors.append(loaded.error(("keep_versions",), *limit))
     for key, bucket in (("weights_bucket", env.weights_bucket_name), ("name", env.capture_bucket_name)):
         if len(bucket) > MAX_BUCKET_NAME:
             errors.append(loaded.error((key,), f"bucket name '{bucket}' is longer than S3's {MAX_BUCKET_NAME}",

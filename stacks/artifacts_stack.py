@@ -1,7 +1,9 @@
 """ArtifactsStack: per environment, the key, the buckets and the Model Registry.
 
-Every pinned version of every model the environment serves is registered,
-not only the live one, so a promotion changes only the endpoint stack.
+The versions the environment keeps (config/registry_retention.py: live, shadow and the newest
+`keep_versions` per model) are registered and exported, not only the live one, so a promotion
+changes only the endpoint stack; a retired version leaves the template and its package stays
+in the registry (DeletionPolicy Retain).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ CAPTURE_EXPIRY_DAYS = 90
 @dataclass(frozen=True)
 class ArtifactsStackProps:
     environment: Environment
-    pins: list[Pin]  # every pinned version of the models the environment serves
+    pins: list[Pin]  # the versions it registers: config/registry_retention.py registered_pins
 
 
 class ArtifactsStack(Stack):

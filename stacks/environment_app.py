@@ -18,6 +18,7 @@ from cdk_nag import AwsSolutionsChecks
 from config import naming
 from config.deploy_override import CONTEXT_KEY, apply_overrides, overrides_from_context
 from config.project import Project
+from config.registry_retention import registered_pins
 from stacks.artifacts_stack import ArtifactsStack, ArtifactsStackProps
 from stacks.control_tower_rules import ControlTowerRules
 from stacks.endpoint_stack import EndpointStack, EndpointStackProps
@@ -40,7 +41,8 @@ def build(app: App, project: Project) -> App:
         models = {e.model for e in env.endpoints.values()}
         pins = [p for p in project.pins.values() if p.model in models]
         artifacts = ArtifactsStack(
-            app, naming.artifacts_stack(env.name), ArtifactsStackProps(environment=env, pins=pins), env=target,
+            app, naming.artifacts_stack(env.name),
+            ArtifactsStackProps(environment=env, pins=registered_pins(env, project.pins)), env=target,
             description=f"Pinned Llama weights, keys and Model Registry ({env.name})")
         for endpoint_id, endpoint in env.endpoints.items():
             override = overrides.for_endpoint(env.name, endpoint_id)
