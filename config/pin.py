@@ -115,6 +115,14 @@ class Resources(Strict):
         default=4, description="full-length sequences the KV cache must hold at once")
 
 
+# Ends the registry's ApprovalDescription when `approve` moves a package to Approved from another status
+# (scripts/evaluation/approval.py). The "SageMaker Model Package State Change" event carries the package
+# as it now is, not its previous status, and fires on any update; the approval-dispatch rule
+# (stacks/constructs/approval_dispatch.py) matches this suffix, which CloudFormation's own updates
+# (the pin's description, without it) never carry.
+APPROVAL_TRANSITION_MARK = "[newly approved]"
+
+
 class Approval(Strict):
     status: ApprovalStatus = ApprovalStatus.PENDING
     by: str | None = None
@@ -132,6 +140,10 @@ class Approval(Strict):
         if self.evidence:
             parts.append(f"evidence: {self.evidence}")
         return " ".join(parts)[:1000]
+
+    def transition_description(self) -> str:
+        """The ApprovalDescription of a move to Approved: the description, marked (at most 1000 characters)."""
+        return f"{self.description[:1000 - len(APPROVAL_TRANSITION_MARK) - 1]} {APPROVAL_TRANSITION_MARK}"
 
     @model_validator(mode="after")
     def _decided_by_someone(self) -> "Approval":
