@@ -8,10 +8,9 @@ problem in every file.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
-from config.catalog import INSTANCES, SUPPORTED_FAMILY, GpuInstance
+from config.catalog import INSTANCES, SUPPORTED_FAMILY, GpuInstance, sagemaker_instance_types
 from config.environment import Endpoint, Environment
 from config.errors import Invalid, SpecError, SpecErrors
 from config.fit import gpu_fit
@@ -281,12 +280,3 @@ def _check_pin_on_endpoint(loaded: Loaded[Environment], at: tuple, endpoint: End
     if placement:
         errors.append(loaded.error(at + ("instance_type",), *placement))
     return errors
-
-
-@lru_cache(maxsize=1)
-def sagemaker_instance_types() -> frozenset[str]:
-    """Instance types SageMaker hosting offers, from botocore's own service model."""
-    import botocore.session
-
-    model = botocore.session.get_session().get_service_model("sagemaker")
-    return frozenset(model.shape_for("ProductionVariantInstanceType").enum)

@@ -15,7 +15,7 @@ A new derivation is a change to `freeze` (and config/serving_env.py): it reaches
 
 from __future__ import annotations
 
-from config import registry_v1
+from config import catalog, registry_v1
 from config.catalog import INSTANCES
 from config.fit import gpu_fit
 from config.pin import Pin, RegistryContent
@@ -38,9 +38,7 @@ def freeze(pin: Pin) -> RegistryContent:
     """Today's derivation, for a version being pinned: every GPU instance type this project lists whose
     GPU count is the pin's tensor-parallel degree and whose memory holds it (any family: an endpoint may
     opt in to a non-g5 one), the container environment, JSON in and out."""
-    from config.project import sagemaker_instance_types
-
-    offered = sagemaker_instance_types()
+    offered = catalog.sagemaker_instance_types()
     fitting = sorted((i for i in INSTANCES.values()
                       if i.gpus == pin.serving.tensor_parallel_degree and i.name in offered and gpu_fit(pin, i).fits),
                      key=lambda i: (i.family, i.total_gpu_memory_gib, i.name))

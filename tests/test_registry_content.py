@@ -62,7 +62,7 @@ def test_code_changes_to_the_derivation_leave_existing_packages_unchanged(monkey
                         lambda pin: {**original_env(pin), "OPTION_NEW_SETTING": "1"})
     monkeypatch.setattr(registry_content, "CONTENT_TYPES", ["application/json", "text/plain"])
     monkeypatch.setitem(registry_content.INSTANCES, "ml.g7.xlarge", GpuInstance("ml.g7.xlarge", 1, 48))
-    monkeypatch.setattr("config.project.sagemaker_instance_types", lambda: frozenset(registry_content.INSTANCES))
+    monkeypatch.setattr("config.catalog.sagemaker_instance_types", lambda: frozenset(registry_content.INSTANCES))
     monkeypatch.setattr("config.fit.RUNTIME_OVERHEAD_GIB", 4.0)
 
     pinned_after = schema_2("v8")  # the new derivation reaches a version pinned now ...
