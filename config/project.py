@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 from config import naming
 from config.adapter_pin import AdapterPin
 from config.adapters import load_adapters
-from config.catalog import INSTANCES, SUPPORTED_FAMILY, GpuInstance
+from config.catalog import INSTANCES, SUPPORTED_FAMILY, GpuInstance, sagemaker_instance_types
 from config.components import ComponentEndpoint, LoraCapacity, base_container_environment, rolling_room_problem
 from config.environment import Endpoint, Environment
 from config.errors import Invalid, SpecError, SpecErrors
@@ -23,6 +22,8 @@ from config.fit import gpu_fit
 from config.github import GitHub, load_github
 from config.loader import Loaded, load_model
 from config.pin import Approval, ApprovalStatus, Framework, Pin
+from config.registry_content import registry_content
+from config.registry_retention import limit_problem
 from config.serving_env import container_environment
 
 ENVIRONMENTS_DIR = "environments"
@@ -79,7 +80,7 @@ def load_project(root: Path, only_env: str | None = None) -> Project:
     env_names = {p.stem for p in env_files}
     pin_values = {k: p.value for k, p in pins.items()}
     for loaded in environments.values():
-        errors += check_environment(loaded, env_names, pin_values, broken_pins, adapters)
+        errors += check_environment(loaded, env_names, pin_values, broken_pins, adapters=adapters)
     github, found = load_github(root, env_names, {n: e.value for n, e in environments.items()})
     errors += found
     if errors:
@@ -121,7 +122,8 @@ def _load_pins(root: Path, errors: list[SpecError]) -> tuple[dict, dict, set]:
                                        "keep one file per version"))
             continue
         try:
-            container_environment(pin)
+            if pin.registry is None:  # schema 1: its environment is derived (schema 2 carries it, checked)
+                container_environment(pin)
         except Invalid as exc:
             errors.append(loaded.error(("serving", "extra_env"), exc.problem, exc.fix))
         pins[pin.ref] = loaded
@@ -130,13 +132,21 @@ def _load_pins(root: Path, errors: list[SpecError]) -> tuple[dict, dict, set]:
 
 
 def check_environment(loaded: Loaded[Environment], env_names: set[str], pins: dict[tuple[str, str], Pin],
-                      broken_pins: frozenset | set = frozenset(), adapters: dict | None = None) -> list[SpecError]:
-    """The checks that need the pins (and the other environments' names) as well as the config."""
+                      broken_pins: frozenset | set = frozenset(),
+                      without_rollback_alarms: frozenset[str] = frozenset(),
+                      adapters: dict | None = None) -> list[SpecError]:
+    """The checks that need the pins (and the other environments' names) as well as the config.
+    `without_rollback_alarms`: endpoint keys deployed without alarm auto-rollback (a `rollback`'s
+    override), whose waits need not cover the alarms' window. `adapters`: the adapter pins (None:
+    a deployment override, whose adapters were checked with the config)."""
     env = loaded.value
     errors: list[SpecError] = []
     if env.promote_after is not None and env.promote_after not in env_names - {env.name}:
         errors.append(loaded.error(("promote_after",), f"no other environment named '{env.promote_after}'",
                                    f"use one of: {', '.join(sorted(env_names - {env.name}))}"))
+    limit = limit_problem(env, pins)
+    if limit:
+        errors.append(loaded.error(("keep_versions",), *limit))
     for key, bucket in (("weights_bucket", env.weights_bucket_name), ("name", env.capture_bucket_name)):
         if len(bucket) > MAX_BUCKET_NAME:
             errors.append(loaded.error((key,), f"bucket name '{bucket}' is longer than S3's {MAX_BUCKET_NAME}",
@@ -149,6 +159,10 @@ def check_environment(loaded: Loaded[Environment], env_names: set[str], pins: di
                                        "shorten the endpoint key or the environment name"))
         errors += _check_instance(loaded, at, endpoint)
         errors += _check_shadow(loaded, at, endpoint, pins, broken_pins)
+        if name not in without_rollback_alarms:
+            # Here, not in the Endpoint model: a rollback's override deploys without alarm rollback.
+            errors += [loaded.error(at + tuple(p.field.split(".")), p.problem, p.fix)
+                       for p in endpoint.rollback_window_problems()]
         pin = pins.get((endpoint.model, endpoint.version))
         if (endpoint.model, endpoint.version) in broken_pins:
             continue
@@ -201,6 +215,18 @@ def _placement_problem(pin: Pin, instance: GpuInstance, label: str) -> tuple[str
     return None
 
 
+def _registered_type_problem(pin: Pin, instance_type: str) -> tuple[str, str] | None:
+    """The version's registry package lists the instance types it is meant for
+    (SupportedRealtimeInferenceInstanceTypes); the one an endpoint really uses must be among them."""
+    listed = registry_content(pin).instance_types
+    if instance_type in listed:
+        return None
+    return (f"{instance_type} is not among the instance types {pin.model}/{pin.version}'s registry package lists "
+            f"({', '.join(listed) or 'none'})",
+            "pin a new version (pin-weights; its package lists every GPU type the model fits, any family), or "
+            "use a listed type")
+
+
 def _check_instance(loaded: Loaded[Environment], at: tuple, endpoint: Endpoint) -> list[SpecError]:
     problem = _instance_problem(endpoint.instance_type, endpoint.allow_non_g5_instance)
     return [loaded.error(at + ("instance_type",), *problem)] if problem else []
@@ -230,7 +256,9 @@ def _check_shadow(loaded: Loaded[Environment], at: tuple, endpoint: Endpoint, pi
     instance = INSTANCES.get(instance_type)
     if instance is None:
         return []  # the endpoint's own instance_type error is reported already
-    placement = _placement_problem(pin, instance, f"shadow {pin.model}/{pin.version}")
+    allowed = _instance_problem(instance_type, endpoint.allow_non_g5_instance) is None  # else reported
+    placement = (_placement_problem(pin, instance, f"shadow {pin.model}/{pin.version}")
+                 or (_registered_type_problem(pin, instance_type) if allowed else None))
     return [loaded.error(where, *placement)] if placement else []
 
 
@@ -249,7 +277,10 @@ def _check_pin_on_endpoint(loaded: Loaded[Environment], at: tuple, endpoint: End
     if gpu_alarm:
         errors.append(loaded.error(at + ("alarms", "gpu_memory_percent"), *gpu_alarm))
     instance = INSTANCES.get(endpoint.instance_type)
-    placement = _placement_problem(pin, instance, label) if instance else None  # unknown: _check_instance
+    allowed = _instance_problem(endpoint.instance_type, endpoint.allow_non_g5_instance) is None  # else reported
+    placement = ((_placement_problem(pin, instance, label)
+                  or (_registered_type_problem(pin, endpoint.instance_type) if allowed else None))
+                 if instance else None)  # unknown: _check_instance
     if placement:
         errors.append(loaded.error(at + ("instance_type",), *placement))
     return errors
@@ -275,15 +306,6 @@ def gpu_alarm_problem(gpu_memory_percent: float, pin: Pin, label: str) -> tuple[
     return (f"{gpu_memory_percent:g}% is at or below the {reserved:g}% of GPU memory that {label} reserves at "
             "start-up (serving.gpu_memory_utilization), so the alarm would always fire",
             f"set alarms.gpu_memory_percent above {reserved:g}, e.g. {min(99, reserved + 5):g}")
-
-
-@lru_cache(maxsize=1)
-def sagemaker_instance_types() -> frozenset[str]:
-    """Instance types SageMaker hosting offers, from botocore's own service model."""
-    import botocore.session
-
-    model = botocore.session.get_session().get_service_model("sagemaker")
-    return frozenset(model.shape_for("ProductionVariantInstanceType").enum)
 
 
 def _check_component_endpoint(loaded: Loaded[Environment], key: str, endpoint: ComponentEndpoint, pins: dict,
@@ -329,7 +351,9 @@ def _check_component_endpoint(loaded: Loaded[Environment], key: str, endpoint: C
     if gpu_alarm:
         errors.append(loaded.error(at + ("alarms", "gpu_memory_percent"), *gpu_alarm))
     instance = INSTANCES.get(endpoint.instance_type)
-    placement = _placement_problem(pin, instance, f"{pin.model}/{pin.version}") if instance else None
+    placement = ((_placement_problem(pin, instance, f"{pin.model}/{pin.version}")
+                  or (_registered_type_problem(pin, endpoint.instance_type) if problem is None else None))
+                 if instance else None)
     if placement:
         errors.append(loaded.error(at + ("instance_type",), *placement))
     room = rolling_room_problem(endpoint, instance.gpus, pin.serving.tensor_parallel_degree,

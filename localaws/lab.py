@@ -269,5 +269,5 @@ def seed_images(account: str, pins: list) -> None:
 def upload_standins(s3, bucket: str, pins: list[tuple[object, dict[str, bytes]]]) -> None:
     for pin, contents in pins:
         for f in pin.weights.files:
-            s3.put_object(Bucket=bucket, Key=pin.weights.prefix + f.path, Body=contents[f.path],
+            s3.put_object(Bucket=bucket, Key=pin.weights.prefix + f.path, IfNoneMatch="*", Body=contents[f.path],
                           ChecksumAlgorithm="SHA256")

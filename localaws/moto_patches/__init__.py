@@ -48,9 +48,9 @@ def install(emulator: AwsEmulator, patcher: Patcher) -> None:
     """Patch moto for `emulator`, service by service."""
     from localaws import cfn_components
     from localaws.moto_patches import (applicationautoscaling, cloudformation, cloudwatch, kms, s3, sagemaker,
-                                       sagemaker_components)
+                                       sagemaker_components, sagemaker_rules, servicequotas)
 
     # sagemaker_components after sagemaker and cfn_components after cloudformation: each wraps the other's patch
-    for service in (sagemaker, cloudwatch, s3, cloudformation, kms, sagemaker_components, applicationautoscaling,
-                    cfn_components):
+    for service in (sagemaker, sagemaker_rules, cloudwatch, s3, cloudformation, kms, servicequotas,
+                    sagemaker_components, applicationautoscaling, cfn_components):
         service.install(emulator, patcher)
