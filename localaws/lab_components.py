@@ -58,8 +58,10 @@ def standin_adapters(root: Path, base_pins: dict[tuple[str, str], object]) -> li
 
 
 def upload_adapters(s3, bucket: str, adapters: list[tuple[AdapterPin, bytes]]) -> None:
+    # If-None-Match: the weights bucket's policy refuses a write without it (write-once weights,
+    # stacks/constructs/secure_bucket.py), as pin-adapter sends it (s3_objects.only_new_objects).
     for pin, archive in adapters:
-        s3.put_object(Bucket=bucket, Key=pin.weights.prefix + pin.weights.archive.path, Body=archive,
+        s3.put_object(Bucket=bucket, Key=pin.weights.prefix + pin.weights.archive.path, IfNoneMatch="*", Body=archive,
                       ChecksumAlgorithm="SHA256")
 
 

@@ -58,16 +58,19 @@ class ComponentEndpointStack(Stack):
         package = artifacts.packages[pin.ref]
         registry, repository = pin.container.repository_of(env.region)
 
-        role = EndpointExecutionRole(self, "ExecutionRole", EndpointExecutionRoleProps(
-            endpoint_name=name, weights_bucket_name=env.weights_bucket_name, model_prefix=f"{pin.model}/",
-            image_registry=registry, image_repository=repository, kms_key=artifacts.kms_key,
-            in_vpc=bool(endpoint.network.subnet_ids)))
         topic = AlarmTopic(self, "AlarmTopic", AlarmTopicProps(
             name=name, kms_key=artifacts.kms_key, emails=tuple(sorted(set(env.notify) | set(endpoint.notify))))).topic
         self.alarms = ComponentAlarms(self, "Alarms", ComponentAlarmsProps(
             endpoint_name=name, variant_name=VARIANT_NAME, base_component_name=base_name,
             adapter_component_names=list(adapter_names.values()),
             gpus_per_instance=INSTANCES[endpoint.instance_type].gpus, thresholds=endpoint.alarms, topic=topic))
+        # SageMaker reads the base's rolling-update rollback alarms with this role (the role's
+        # ReadOwnRollbackAlarms statement, as for an endpoint's blue/green deployment).
+        role = EndpointExecutionRole(self, "ExecutionRole", EndpointExecutionRoleProps(
+            endpoint_name=name, weights_bucket_name=env.weights_bucket_name, model_prefix=f"{pin.model}/",
+            image_registry=registry, image_repository=repository, kms_key=artifacts.kms_key,
+            rollback_alarm_names=tuple(a.alarm_name for a in self.alarms.rollback_alarms),
+            subnet_ids=tuple(endpoint.network.subnet_ids), security_group_ids=tuple(endpoint.network.security_group_ids)))
         self._component_permissions(role, name)
 
         self.host = ComponentHost(self, "Endpoint", ComponentHostProps(
@@ -109,17 +112,13 @@ class ComponentEndpointStack(Stack):
 
     def _component_permissions(self, role: EndpointExecutionRole, name: str) -> None:
         """What the execution role needs beyond a model endpoint's: the components' own log groups
-        (/aws/sagemaker/InferenceComponents/<component>), and reading the rollback alarms that
-        SageMaker watches during a rolling update (developer guide, auto-rollback configuration)."""
+        (/aws/sagemaker/InferenceComponents/<component>)."""
         logs = (f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:"
                 f"/aws/sagemaker/InferenceComponents/{naming.alarm_prefix(name)}*")
-        alarms = [f"arn:{self.partition}:cloudwatch:{self.region}:{self.account}:alarm:{a.alarm_name}"
-                  for a in self.alarms.rollback_alarms]
         policy = iam.Policy(self, "ComponentPolicy", statements=[
             iam.PolicyStatement(sid="WriteOwnComponentLogs", resources=[logs, f"{logs}:*"],
                                 actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
-                                         "logs:DescribeLogStreams"]),
-            iam.PolicyStatement(sid="ReadOwnRollbackAlarms", actions=["cloudwatch:DescribeAlarms"], resources=alarms)])
+                                         "logs:DescribeLogStreams"])])
         policy.attach_to_role(role.role)
         suppress(policy, {f"AwsSolutions-IAM5[Resource::{r}]": "log groups and streams of this endpoint's own "
                           "components, named by SageMaker after the component" for r in (logs, f"{logs}:*")})
