@@ -16,6 +16,7 @@ from config import naming
 from config.errors import Invalid, raise_all
 from config.evaluation import Evaluation
 from config.fields import BUCKET_NAME, INSTANCE_TYPE, REGION, ResourceName, Strict, Version
+from config.routing import Routing, routing_problems, stack_name_problems
 from config.schedule import ScalingSchedule
 
 # One variant name for every version: deployment guardrails need the same
@@ -202,12 +203,15 @@ class Endpoint(Strict):
     evaluation: Evaluation | None = None
     # Sent by `promote` once the new version is live; a wrong answer rolls it back.
     smoke_test: list[SmokeCase] = Field(default_factory=list, max_length=20)
+    # Who answers the applications using the client: api, shadow, canary, llama, llama-only (config/routing.py).
+    routing: Routing = Field(default_factory=Routing)
 
     @model_validator(mode="after")
     def _checks(self) -> "Endpoint":
         # One validator, every check: pydantic stops at the first model validator that raises.
         raise_all([*self._smoke_test_problems(), *self._shadow_problems(), *self._guardrail_problems(),
-                   *self._schedule_problems()])
+                   *self._schedule_problems(),
+                   *routing_problems(self.routing, self.evaluation.labels if self.evaluation else None)])
         return self
 
     def _smoke_test_problems(self) -> list[Invalid]:
@@ -301,9 +305,10 @@ class Environment(Strict):
 
     @model_validator(mode="after")
     def _production_rules(self) -> "Environment":
+        problems = stack_name_problems(list(self.endpoints))  # every environment's, in the same pass
         if not self.production:
+            raise_all(problems)
             return self
-        problems = []
         if not self.require_approved_versions:
             problems.append(Invalid("production environments must serve approved versions only",
                                     "remove require_approved_versions: false", "require_approved_versions"))

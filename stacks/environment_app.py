@@ -21,6 +21,7 @@ from config.project import Project
 from stacks.artifacts_stack import ArtifactsStack, ArtifactsStackProps
 from stacks.endpoint_stack import EndpointStack, EndpointStackProps
 from stacks.github_deploy_stack import GitHubDeployStack, GitHubDeployStackProps
+from stacks.routing_stack import RoutingStack, RoutingStackProps
 
 
 def new_app(root: Path, outdir: str | None = None, context: dict | None = None) -> App:
@@ -51,6 +52,9 @@ def build(app: App, project: Project) -> App:
                 env=target,
                 description=f"SageMaker endpoint {env.endpoint_name(endpoint_id)} ({endpoint.model} {endpoint.version})")
             stack.add_stack_dependency(artifacts)
+            RoutingStack(app, naming.routing_stack(env.name, endpoint_id), RoutingStackProps(
+                environment=env, endpoint_id=endpoint_id, endpoint=endpoint), env=target,
+                description=f"Routing mode of {env.endpoint_name(endpoint_id)} for the application client")
         if project.github is not None and env.name in project.github.environments:
             GitHubDeployStack(app, naming.github_deploy_stack(env.name), GitHubDeployStackProps(
                 environment=env, github=project.github, pins=pins), env=target,

@@ -92,13 +92,22 @@ class EndpointAlarms(Construct):
     def _alarm(self, id: str, suffix: str, metric: cw.IMetric, *, threshold: float, periods: int,
                description: str, op: cw.ComparisonOperator = cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
                missing: cw.TreatMissingData = cw.TreatMissingData.NOT_BREACHING) -> cw.Alarm:
-        alarm = cw.Alarm(
-            self, id,
-            alarm_name=naming.alarm(self.props.endpoint_name, suffix),
-            alarm_description=f"{self.props.endpoint_name}: {description}",
-            metric=metric, threshold=threshold, comparison_operator=op,
-            evaluation_periods=periods, datapoints_to_alarm=periods, treat_missing_data=missing,
-        )
-        alarm.add_alarm_action(actions.SnsAction(self.props.topic))
-        alarm.add_ok_action(actions.SnsAction(self.props.topic))
-        return alarm
+        return notifying_alarm(self, id, self.props.endpoint_name, suffix, self.props.topic, metric,
+                               threshold=threshold, periods=periods, description=description, op=op, missing=missing)
+
+
+def notifying_alarm(scope: Construct, id: str, endpoint_name: str, suffix: str, topic: sns.ITopic,
+                    metric: cw.IMetric, *, threshold: float, periods: int, description: str,
+                    op: cw.ComparisonOperator = cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                    missing: cw.TreatMissingData = cw.TreatMissingData.NOT_BREACHING) -> cw.Alarm:
+    """An alarm named <endpoint>-<suffix> that notifies `topic` on ALARM and on OK, over `periods` periods."""
+    alarm = cw.Alarm(
+        scope, id,
+        alarm_name=naming.alarm(endpoint_name, suffix),
+        alarm_description=f"{endpoint_name}: {description}",
+        metric=metric, threshold=threshold, comparison_operator=op,
+        evaluation_periods=periods, datapoints_to_alarm=periods, treat_missing_data=missing,
+    )
+    alarm.add_alarm_action(actions.SnsAction(topic))
+    alarm.add_ok_action(actions.SnsAction(topic))
+    return alarm
