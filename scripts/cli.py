@@ -32,6 +32,7 @@ COMMANDS = {
     "loadtest": "Ramp concurrency against an endpoint, find the knee, recommend the autoscaling target.",
     "promote": "Promote an endpoint to a pinned version: gates, blue/green deploy, live check, history.",
     "rollback": "Roll an endpoint back to the version live before (from the history, or --to).",
+    "route": "Set or show who answers the applications using the client: api, shadow, canary, llama, llama-only.",
     "status": "Per endpoint: config vs deployed version, registry status, deployment in flight, alarms, drift.",
     "deploy-role": "Print the GitHub deploy role ARN and region of an environment (for GITHUB_OUTPUT).",
 }

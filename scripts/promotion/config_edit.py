@@ -1,4 +1,5 @@
-"""Change an endpoint's live `version:` in environments/<env>.yaml with a one-token edit.
+"""Change an endpoint's live `version:` (promote) or `routing.mode:` (route) in environments/<env>.yaml
+with a one-token edit.
 
 The repo is the source of truth, so the file is what reviewers diff: only the
 version token changes; comments, anchors, quoting and layout stay byte for
@@ -15,38 +16,53 @@ from ruamel.yaml import YAML
 
 from scripts.lib.errors import UserError
 from config.manifest_io import write_atomic
+from config.project import ENVIRONMENTS_DIR, SUFFIXES
 
 _TOKEN = re.compile(r"""("[^"]*"|'[^']*'|[^\s#,}\]]+)""")
+_EXAMPLES = {"version": "vN", "mode": "api", "canary_percent": "10"}
 
 
 def version_in_text(text: str, shown: str, endpoint: str, field: str = "version") -> tuple[int, int, str]:
-    """(line, column, token) of `endpoints.<endpoint>.<field>`'s value."""
+    """(line, column, token) of `endpoints.<endpoint>.<field>`'s value; `field` may be a dotted path
+    (`routing.mode`, edited by `route`)."""
     data = YAML(typ="rt", pure=True).load(text)
+    *parents, last = field.split(".")
     try:
         node = data["endpoints"][endpoint]
-        line, column = node.lc.value(field)
+        for parent in parents:
+            node = node[parent]
+        line, column = node.lc.value(last)
     except (KeyError, TypeError, AttributeError):
+        where = ".".join(["endpoints", endpoint, *parents])
         raise UserError(f"{shown}: endpoints.{endpoint}.{field}: not found as a plain key; "
-                        f"fix: write `{field}: vN` under endpoints.{endpoint}") from None
+                        f"fix: write `{last}: {_EXAMPLES.get(last, '...')}` under {where}") from None
     match = _TOKEN.match(text.splitlines(keepends=True)[line], column)
     if match is None:
-        raise UserError(f"{shown}: endpoints.{endpoint}.{field}: unreadable value; fix: write `{field}: vN`")
+        raise UserError(f"{shown}: endpoints.{endpoint}.{field}: unreadable value; fix: write "
+                        f"`{last}: {_EXAMPLES.get(last, '...')}`")
     return line, column, match.group(1)
 
 
-def with_version(text: str, shown: str, endpoint: str, version: str) -> str:
-    line, column, token = version_in_text(text, shown, endpoint)
+def with_value(text: str, shown: str, endpoint: str, field: str, value: str) -> str:
+    """`text` with the one token of `endpoints.<endpoint>.<field>` replaced (its quotes kept)."""
+    line, column, token = version_in_text(text, shown, endpoint, field)
     quote = token[0] if token[0] in "\"'" else ""
     lines = text.splitlines(keepends=True)
-    lines[line] = lines[line][:column] + f"{quote}{version}{quote}" + lines[line][column + len(token):]
+    lines[line] = lines[line][:column] + f"{quote}{value}{quote}" + lines[line][column + len(token):]
     return "".join(lines)
 
 
-def set_version(path: Path, shown: str, endpoint: str, version: str, validate) -> str:
-    """Write the file with the endpoint's version set; `validate()` runs on the written file and
-    the old text is put back if it raises. Returns the old text."""
+def with_version(text: str, shown: str, endpoint: str, version: str) -> str:
+    return with_value(text, shown, endpoint, "version", version)
+
+
+def set_values(path: Path, shown: str, endpoint: str, values: dict[str, str], validate) -> str:
+    """Write the file with each `endpoints.<endpoint>.<field>` token set; `validate()` runs on the written
+    file and the old text is put back if it raises. Returns the old text."""
     old = path.read_text(encoding="utf-8")
-    new = with_version(old, shown, endpoint, version)
+    new = old
+    for field, value in values.items():
+        new = with_value(new, shown, endpoint, field, value)
     if new == old:
         return old
     write_atomic(path, new)
@@ -56,3 +72,17 @@ def set_version(path: Path, shown: str, endpoint: str, version: str, validate) -
         write_atomic(path, old)
         raise
     return old
+
+
+def set_version(path: Path, shown: str, endpoint: str, version: str, validate) -> str:
+    """Write the file with the endpoint's version set (see set_values). Returns the old text."""
+    return set_values(path, shown, endpoint, {"version": version}, validate)
+
+
+def config_file(root: Path, env: str) -> tuple[Path, str]:
+    """(path, path as shown) of environments/<env>.yaml (or .yml, .json)."""
+    for suffix in SUFFIXES:
+        path = root / ENVIRONMENTS_DIR / f"{env}{suffix}"
+        if path.is_file():
+            return path, f"{ENVIRONMENTS_DIR}/{path.name}"
+    raise UserError(f"--env: {ENVIRONMENTS_DIR}/{env}.yaml not found; fix: check the name")

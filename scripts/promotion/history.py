@@ -27,7 +27,7 @@ class Record:
     model: str
     from_version: str | None
     to_version: str
-    kind: str  # promote | rollback | resize
+    kind: str  # promote | rollback | resize | route
     strategy: str
     outcome: str = "started"  # started | promoted | refused | rolled-back | deploy-failed | smoke-failed | timed-out | interrupted
     exit_code: int | None = None
@@ -39,6 +39,9 @@ class Record:
     stages: list[str] = field(default_factory=list)  # endpoint statuses seen while watching
     config_restored_to: str | None = None
     ci_run: str | None = field(default_factory=lambda: ci_run_url())
+    # route (scripts/routing): the application client's routing before and after, e.g. "shadow", "canary 10%"
+    from_route: str | None = None
+    to_route: str | None = None
 
 
 def now_iso() -> str:
