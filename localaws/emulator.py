@@ -17,6 +17,9 @@ its docstring what it models:
   CloudFormation), `cloudformation.py` (endpoint updates as UpdateEndpoint, update order,
   and the CDK CLI path: TemplateURL on 127.0.0.1, change sets, exports, UsePreviousValue
   of an SSM-typed parameter);
+- `metric_alarms.py` with `moto_patches/logs.py`: metrics extracted from Embedded Metric Format
+  log events (PutLogEvents) and the alarms on them evaluated on the simulated clock (the
+  application client's fallback-rate and shadow-agreement alarms);
 - `cfn_resources.py`: handlers for the types of our stacks that moto's CloudFormation
   skips: CloudWatch alarms, SageMaker model package groups and packages, S3 bucket
   policies, Application Auto Scaling targets (with scheduled actions) and policies, SNS
@@ -29,9 +32,9 @@ its docstring what it models:
   of an endpoint ends Failed; `fail_stack_update()`: the next change set of a stack rolls
   back), `on_stage()` hooks and `status_history()`.
 
-Not modelled (a test/demo double, not AWS): alarm evaluation from metrics (alarms change
-only by `set_alarm_state`), MaximumExecutionTimeoutInSeconds, Deleting (deletes are
-immediate), instance-level health, capacity and quotas, the containers behind InvokeEndpoint
+Not modelled (a test/demo double, not AWS): alarm evaluation from SageMaker's metrics (those
+alarms change only by `set_alarm_state`; alarms on EMF metrics are evaluated, metric_alarms.py),
+MaximumExecutionTimeoutInSeconds, Deleting (deletes are immediate), instance-level health, capacity and quotas, the containers behind InvokeEndpoint
 (`responder` answers for them; `runtime_endpoint.py` is a fake container for load tests),
 scaling itself (scalable targets, policies and scheduled actions are registered from
 CloudFormation by `cfn_resources.py`, but nothing scales), and CloudFormation waiting for
@@ -56,6 +59,7 @@ from typing import Self
 from localaws import moto_patches
 from localaws.bluegreen import SimClock, Timings
 from localaws.endpoint_sim import EndpointSimulator
+from localaws.metric_alarms import MetricStore, evaluate
 from localaws.moto_backends import cloudwatch_backend, reset_moto
 from localaws.moto_patches.sagemaker import botocore_instance_types
 
@@ -98,6 +102,8 @@ class AwsEmulator:
         # InvokeEndpoint: (endpoint name, live model version or None, request JSON) -> response JSON
         self.responder: Callable[[str, str | None, dict], dict] = echo_responder
         self.invocations: list[tuple[str, str | None, dict]] = []
+        # EMF datapoints from PutLogEvents (the application client's metrics), on the simulated clock
+        self.metrics = MetricStore(self.clock.now)
         self._server = None
         self._patcher = moto_patches.Patcher()
         self._werkzeug_level: int | None = None
@@ -219,6 +225,12 @@ class AwsEmulator:
         blue/green stage with that VariantStatus ("Creating", "ActivatingTraffic", "Baking"):
         e.g. set a rollback alarm to ALARM while the canary bakes."""
         self.endpoints.on_stage(endpoint_name, stage_status, lambda: action(self))
+
+    def evaluate_alarms(self) -> list[str]:
+        """Evaluate the alarms on EMF metrics now (DescribeAlarms does it too); the names that changed state."""
+        backend = cloudwatch_backend(self.account_id, self.region)
+        return evaluate(self.metrics, list(backend.describe_alarms()),
+                        lambda name, reason, state: backend.set_alarm_state(name, reason, "{}", state))
 
     def status_history(self, endpoint_name: str) -> list[str]:
         return self.endpoints.status_history(endpoint_name)

@@ -127,7 +127,8 @@ class Lab:
         self.say(f"uploaded stand-in weights to s3://{env.weights_bucket_name} with SHA-256 checksums")
         seed_images(self.account, pins)
         self.say("ECR: the pinned serving images exist under their digests (stand-in manifests)")
-        stacks = [naming.endpoint_stack(self.env_name, k) for k in keys]
+        stacks = [naming.endpoint_stack(self.env_name, k) for k in keys] + \
+            [naming.routing_stack(self.env_name, k) for k in keys]  # the application client's routing
         t = time.monotonic()
         self.cdk("deploy", "--app", str(assembly), *stacks, "--exclusively", "--require-approval", "never",
                  "--concurrency", "4")
