@@ -137,8 +137,9 @@ class Classifier:
         if not self.breaker.allow():
             raise LlamaFailure(Reason.CIRCUIT_OPEN)
         timeout_s = settings.routing.timeout_ms / 1000
-        deadline = time.monotonic() + timeout_s
         try:
+            self._caller.client(timeout_s)  # made once per timeout, before the deadline starts (boto3 takes ~0.1 s)
+            deadline = time.monotonic() + timeout_s
             future = self._llama_pool.submit(self._caller.call, settings.serving, chat, timeout_s, deadline)
             try:
                 generation = future.result(timeout=max(0.0, deadline - time.monotonic()))
