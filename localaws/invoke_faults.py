@@ -33,7 +33,9 @@ class InvokeFault(Exception):
         self.status, self.code, self.body = status, code, body
 
     def response(self) -> tuple[int, dict[str, str], str]:
-        return self.status, {"Content-Type": "application/json", "x-amzn-ErrorType": self.code}, json.dumps(self.body)
+        # moto's server takes the status from the headers' "status" when a handler sets one
+        headers = {"Content-Type": "application/json", "x-amzn-ErrorType": self.code, "status": str(self.status)}
+        return self.status, headers, json.dumps(self.body)
 
 
 def model_error(endpoint: str, status: int, container_body: dict[str, Any] | str, account: str = "111111111111",

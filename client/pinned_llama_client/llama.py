@@ -86,12 +86,15 @@ class LlamaCaller:
         sent = self.body(serving, chat)
         payload = json.dumps(sent)
         for attempt in range(self.max_retries + 1):
+            started = time.monotonic()
             try:
                 return self._invoke(serving, payload, sent, timeout_s)
             except _Throttled as throttled:
                 with self._rng_lock:
                     delay = self._rng.uniform(0, min(self._cap, self._base * 2 ** attempt))
-                if attempt == self.max_retries or time.monotonic() + delay >= deadline:
+                # another attempt only if it can end before the deadline (taking as long as this one did)
+                took = time.monotonic() - started
+                if attempt == self.max_retries or time.monotonic() + delay + took >= deadline:
                     raise LlamaFailure(Reason.THROTTLED, str(throttled)) from None
                 self._sleep(delay)
         raise AssertionError("unreachable")
