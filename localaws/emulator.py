@@ -17,6 +17,8 @@ its docstring what it models:
   CloudFormation), `cloudformation.py` (endpoint updates as UpdateEndpoint, update order,
   and the CDK CLI path: TemplateURL on 127.0.0.1, change sets, exports, UsePreviousValue
   of an SSM-typed parameter);
+- `moto_patches/ssm.py`: `AWS::SSM::Parameter` created and updated in place as CloudFormation does
+  (the application client's routing and serving parameters);
 - `metric_alarms.py` with `moto_patches/logs.py`: metrics extracted from Embedded Metric Format
   log events (PutLogEvents) and the alarms on them evaluated on the simulated clock (the
   application client's fallback-rate and shadow-agreement alarms);

@@ -46,7 +46,7 @@ def serving(emulator: AwsEmulator, account_id: str, region: str) -> AwsEmulator 
 
 def install(emulator: AwsEmulator, patcher: Patcher) -> None:
     """Patch moto for `emulator`, service by service."""
-    from localaws.moto_patches import cloudformation, cloudwatch, kms, logs, s3, sagemaker
+    from localaws.moto_patches import cloudformation, cloudwatch, kms, logs, s3, sagemaker, ssm
 
-    for service in (sagemaker, cloudwatch, s3, cloudformation, kms, logs):
+    for service in (sagemaker, cloudwatch, s3, cloudformation, kms, logs, ssm):
         service.install(emulator, patcher)
