@@ -68,7 +68,7 @@ class RouteChange:
         self.parameter = naming.client_parameter_prefix(self.env.name, self.key) + "routing"
         self.config_path, self.config_shown = config_edit.config_file(root, self.env.name)
         configured = self.endpoint.routing
-        self.configured = Routing(**{k: v for k, v in routing_document(configured).items() if k != "schema"})
+        self.configured = Routing.from_document(routing_document(configured))  # as the client reads it
         self.target = self._target()
         from scripts.lib.aws import client
 
