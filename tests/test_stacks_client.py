@@ -10,7 +10,7 @@ import pytest
 from aws_cdk import App, Stack, assertions, aws_iam as iam
 
 from conftest import resources
-from pinned_llama_client.settings import Routing, Serving, Settings
+from pinned_llama_client.settings import Routing, Settings
 from stacks.constructs.application_access import ApplicationAccess, ApplicationAccessProps
 
 
