@@ -29,7 +29,7 @@ class Record:
     to_version: str
     kind: str  # promote | rollback | resize | route
     strategy: str
-    outcome: str = "started"  # started | promoted | refused | rolled-back | deploy-failed | smoke-failed | timed-out | interrupted
+    outcome: str = "started"  # started | promoted | routed | refused | rolled-back | deploy-failed | smoke-failed | timed-out | interrupted
     exit_code: int | None = None
     reason: str = ""
     by: str = field(default_factory=lambda: who())
