@@ -24,7 +24,7 @@ from config.manifest_io import write_atomic
 from config.project import ENVIRONMENTS_DIR, load_project
 from config.routing import routing_document
 from scripts.lib import cdk
-from scripts.lib.aws import error_code
+from scripts.lib.aws import error_code, is_aws_error
 from scripts.lib.errors import Exit, UserError
 from scripts.lib.output import Output
 from scripts.promotion import config_edit, history
@@ -159,7 +159,8 @@ class RouteChange:
             raise
         except Exception as exc:  # synth or CLI failure: the config must still name what is live
             record.config_restored_to = self._restore(old_text)
-            return self._finish(record, "error", Exit.AWS_ERROR, str(exc)[:300], started)
+            code = getattr(exc, "exit_code", Exit.AWS_ERROR if is_aws_error(exc) else Exit.CHECK_FAILED)
+            return self._finish(record, "error", Exit(code), str(exc)[:300], started)
         now = self.live()
         if code != 0 or now != target:
             record.config_restored_to = self._restore(old_text)
