@@ -29,15 +29,16 @@ class EndpointStack(Stack):
         super().__init__(scope, id, **kwargs)
         env = environment
         name = env.endpoint_name(key)
+        tags = Tags.of(self)
         for tag, value in (("environment", env.name), ("endpoint", name), ("model", pin.model),
                            ("model-version", pin.version)):
-            Tags.of(self).add(tag, value)
+            tags.add(tag, value)
         package = artifacts.packages[pin.key]
         registry, repository = pin.container.repository_of(env.region)
         capture_prefix = f"{name}/"
         shadow = None
         if shadow_pin is not None:
-            Tags.of(self).add("shadow-version", shadow_pin.version)
+            tags.add("shadow-version", shadow_pin.version)
             shadow_package = artifacts.packages[shadow_pin.key]
             shadow = ShadowVariant(
                 variant_name=SHADOW_VARIANT_NAME, model_package_arn=shadow_package.arn,

@@ -25,6 +25,9 @@ class AccessLogBucket(Construct):
                                               noncurrent_version_expiration=Duration.days(30))],
             removal_policy=RemovalPolicy.RETAIN,
         )
-        self.cfn_bucket: s3.CfnBucket = self.bucket.node.default_child
         suppress(self.bucket, {"AwsSolutions-S1": "This is the access-log target bucket; logging it to "
                                                   "itself would loop."})
+
+    @property
+    def cfn_bucket(self) -> s3.CfnBucket:
+        return self.bucket.node.default_child

@@ -35,11 +35,12 @@ class EndpointExecutionRole(Construct):
     def __init__(self, scope: Construct, id: str, props: EndpointExecutionRoleProps):
         super().__init__(scope, id)
         stack = Stack.of(self)
+        partition, region, account = stack.partition, stack.region, stack.account
         # Literal ARNs (bucket names are fixed per environment): reviewers read them as
         # they are, and each wildcard can be acknowledged to cdk-nag by its exact text.
-        weights_bucket = f"arn:{stack.partition}:s3:::{props.weights_bucket_name}"
+        weights_bucket = f"arn:{partition}:s3:::{props.weights_bucket_name}"
         weights_objects = f"{weights_bucket}/{props.model_prefix}*"
-        logs = (f"arn:{stack.partition}:logs:{stack.region}:{stack.account}"
+        logs = (f"arn:{partition}:logs:{region}:{account}"
                 f":log-group:/aws/sagemaker/Endpoints/{props.endpoint_name}:*")
         wildcards = {weights_objects: "objects under this model's own prefix (file names vary per pinned version)",
                      logs: "log streams of this endpoint's own log group (named by SageMaker at run time)",
@@ -59,7 +60,7 @@ class EndpointExecutionRole(Construct):
             iam.PolicyStatement(sid="PullOwnImage",
                                 actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
                                          "ecr:BatchCheckLayerAvailability"],
-                                resources=[f"arn:{stack.partition}:ecr:{stack.region}:{registry}"
+                                resources=[f"arn:{partition}:ecr:{region}:{registry}"
                                            f":repository/{repository}" for registry, repository in images]),
             iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
             iam.PolicyStatement(sid="WriteOwnLogs",
@@ -68,7 +69,7 @@ class EndpointExecutionRole(Construct):
                                 resources=[logs]),
         ]
         if props.capture_bucket_name is not None:
-            capture = f"arn:{stack.partition}:s3:::{props.capture_bucket_name}/{props.capture_prefix}*"
+            capture = f"arn:{partition}:s3:::{props.capture_bucket_name}/{props.capture_prefix}*"
             wildcards[capture] = "capture files under this endpoint's own prefix (named by SageMaker)"
             statements.append(iam.PolicyStatement(
                 sid="WriteOwnDataCapture", actions=["s3:PutObject"], resources=[capture]))
@@ -84,6 +85,9 @@ class EndpointExecutionRole(Construct):
         # the role's access when it creates the endpoint.
         self.policy = iam.Policy(self, "Policy", statements=statements)
         self.policy.attach_to_role(self.role)
-        self.cfn_role: iam.CfnRole = self.role.node.default_child
         suppress(self.policy, {f"AwsSolutions-IAM5[Resource::{resource}]": reason
                                for resource, reason in wildcards.items()})
+
+    @property
+    def cfn_role(self) -> iam.CfnRole:
+        return self.role.node.default_child

@@ -29,4 +29,7 @@ class EnvironmentKey(Construct):
             actions=["kms:Decrypt", "kms:GenerateDataKey*"],
             resources=["*"],  # in a key policy "*" means this key
         ))
-        self.cfn_key: kms.CfnKey = self.key.node.default_child
+
+    @property
+    def cfn_key(self) -> kms.CfnKey:
+        return self.key.node.default_child

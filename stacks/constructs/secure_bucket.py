@@ -50,4 +50,7 @@ class SecureBucket(Construct):
             lifecycle_rules=lifecycle,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        self.cfn_bucket: s3.CfnBucket = self.bucket.node.default_child
+
+    @property
+    def cfn_bucket(self) -> s3.CfnBucket:
+        return self.bucket.node.default_child
