@@ -7,6 +7,11 @@ problem in every file.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import json
+import os
+import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -254,8 +259,62 @@ def _check_pin_on_endpoint(loaded: Loaded[Environment], at: tuple, endpoint: End
 
 @lru_cache(maxsize=1)
 def sagemaker_instance_types() -> frozenset[str]:
-    """Instance types SageMaker hosting offers, from botocore's own service model."""
+    """Instance types SageMaker hosting offers, from botocore's own service model.
+
+    Importing botocore and parsing that model takes ~0.4 s of every synth and validation, so the
+    list read from it is kept in a cache file, valid while botocore's SageMaker model files
+    (every one botocore could load, with their sizes and mtimes) are the ones it was read from.
+    """
+    key = _sagemaker_model_key()
+    # One file per set of model files: checkouts with different venvs do not overwrite each other's.
+    digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
+    cache = _cache_dir() / f"sagemaker-instance-types-{digest}.json" if key else None
+    if cache is not None:
+        try:
+            cached = json.loads(cache.read_text())
+            if cached["key"] == key:
+                return frozenset(cached["instance_types"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    types = _botocore_instance_types()
+    if cache is not None:
+        _write_atomically(cache, json.dumps({"key": key, "instance_types": sorted(types)}))
+    return types
+
+
+def _botocore_instance_types() -> frozenset[str]:
     import botocore.session
 
     model = botocore.session.get_session().get_service_model("sagemaker")
     return frozenset(model.shape_for("ProductionVariantInstanceType").enum)
+
+
+def _sagemaker_model_key() -> list | None:
+    """The SageMaker model files botocore's loader searches (AWS_DATA_PATH, ~/.aws/models, its own
+    data), without importing botocore; None when they cannot be listed (then botocore is asked)."""
+    try:
+        spec = importlib.util.find_spec("botocore")
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        roots = [Path(p).expanduser() for p in os.environ.get("AWS_DATA_PATH", "").split(os.pathsep) if p]
+        roots += [Path.home() / ".aws" / "models", Path(spec.submodule_search_locations[0]) / "data"]
+        files = sorted(f.resolve() for root in roots for f in (root / "sagemaker").glob("*/service-2.*"))
+        key = [[str(f), f.stat().st_size, f.stat().st_mtime_ns] for f in files]
+    except (OSError, RuntimeError, ValueError):  # RuntimeError: Path.home() without a home
+        return None
+    return key or None
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pinned-llama"
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Best effort: a cache that cannot be written is only slower."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=path.name, delete=False) as tmp:
+            tmp.write(text)
+        os.replace(tmp.name, path)
+    except OSError:
+        pass

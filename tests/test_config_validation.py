@@ -321,6 +321,26 @@ def test_unknown_or_cpu_instance_type_is_refused_even_with_opt_in(tree, instance
     assert all(name in error.fix for name in INSTANCES if name.startswith("ml.g5."))
 
 
+def test_instance_types_come_from_botocore_through_a_cache_keyed_by_its_model_files(tmp_path, monkeypatch):
+    import config.project as project
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    expected = project._botocore_instance_types()
+    assert "ml.g5.xlarge" in expected
+    calls = []
+    monkeypatch.setattr(project, "_botocore_instance_types", lambda: calls.append(1) or expected)
+    for _ in range(2):
+        project.sagemaker_instance_types.cache_clear()
+        assert project.sagemaker_instance_types() == expected
+    assert calls == [1]  # the second process-equivalent read the cache, not botocore
+    # Another set of model files (a botocore upgrade, AWS_DATA_PATH, ~/.aws/models): botocore again.
+    key = project._sagemaker_model_key()
+    monkeypatch.setattr(project, "_sagemaker_model_key", lambda: key + [["/elsewhere/service-2.json", 1, 1]])
+    project.sagemaker_instance_types.cache_clear()
+    assert project.sagemaker_instance_types() == expected and calls == [1, 1]
+    project.sagemaker_instance_types.cache_clear()
+
+
 @pytest.mark.parametrize("instance", ["g5.xlarge", "ML.G5.XLARGE"])
 def test_malformed_instance_type(tree, instance):
     tree.replace(DEV, "instance_type: ml.g5.xlarge", f"instance_type: {instance}")
