@@ -39,11 +39,19 @@ def new_app(root: Path, outdir: str | None = None, context: dict | None = None) 
     return App(outdir=outdir, context={**flags, **(context or {})})
 
 
-def build(app: App, project: Project) -> App:
+def build(app: App, project: Project, only_endpoint: str | None = None) -> App:
+    """Every environment's stacks; with `only_endpoint` ("<env>/<endpoint>", used by `promote`), only
+    what deploying that endpoint needs: its environment's artifacts stack, which it imports from, and
+    its own stack. Each stack is built the same either way, so its template is the same."""
     overrides = app.node.try_get_context(DEPLOY_OVERRIDES) or {}
     if isinstance(overrides, str):  # -c on the command line passes a string
         overrides = json.loads(overrides)
+    only_env, _, only_key = only_endpoint.partition("/") if only_endpoint else (None, None, None)
+    if only_endpoint is not None and only_key not in getattr(project.environments.get(only_env), "endpoints", {}):
+        raise ValueError(f"no endpoint {only_endpoint} in {', '.join(project.environments)}")
     for env in project.environments.values():
+        if only_env is not None and env.name != only_env:
+            continue
         cdk_env = CdkEnvironment(account=env.account, region=env.region)
         models = {e.model for e in env.endpoints.values()}
         artifacts = ArtifactsStack(
@@ -51,6 +59,8 @@ def build(app: App, project: Project) -> App:
             pins=[p for p in project.pins.values() if p.model in models],
             description=f"Pinned Llama weights, keys and Model Registry ({env.name})")
         for key, endpoint in env.endpoints.items():
+            if only_key is not None and key != only_key:
+                continue
             override = overrides.get(f"{env.name}/{key}", {})
             if override.get("version") or override.get("instance_type"):
                 endpoint = endpoint.model_copy(update={k: override[k] for k in ("version", "instance_type")
@@ -64,7 +74,7 @@ def build(app: App, project: Project) -> App:
                 auto_rollback=override.get("auto_rollback", True), env=cdk_env,
                 description=f"SageMaker endpoint {env.endpoint_name(key)} ({endpoint.model} {endpoint.version})")
             stack.add_stack_dependency(artifacts)
-        if project.github is not None and env.name in project.github.environments:
+        if only_endpoint is None and project.github is not None and env.name in project.github.environments:
             name = github_deploy_stack_name(env.name)
             GitHubDeployStack(app, name, environment=env, github=project.github, env=cdk_env, role_name=name,
                               own_stacks=f"{STACK_PREFIX}-{env.name}-",

@@ -3,7 +3,8 @@
 The app is synthesized in this process (the same code as `app.py`, cdk-nag
 included) into a private directory, so `cdk.out/` and other users' runs are
 untouched; the CLI then deploys that assembly with `--exclusively`: only the
-endpoint stack, whose template differs only where the config changed.
+endpoint stack, whose template differs only where the config changed. `promote`
+builds only that stack and the artifacts stack it imports from.
 """
 
 from __future__ import annotations
@@ -36,15 +37,17 @@ class Override:
         return context
 
 
-def synthesize(root: Path, env: str, overrides: dict[str, Override], workdir: Path) -> Path:
-    """cdk.out of one environment in `workdir`; `overrides` keyed "<env>/<endpoint>"."""
+def synthesize(root: Path, env: str, overrides: dict[str, Override], workdir: Path,
+               endpoint: str | None = None) -> Path:
+    """cdk.out of one environment in `workdir`; `overrides` keyed "<env>/<endpoint>". With `endpoint`,
+    only the stacks deploying it needs (its own and the artifacts stack it imports from)."""
     from config.project import load_project
     from stacks.environment_app import DEPLOY_OVERRIDES, build, new_app
 
     outdir = Path(tempfile.mkdtemp(prefix="assembly-", dir=workdir))
     context = {"env": env, DEPLOY_OVERRIDES: {k: o.context() for k, o in overrides.items() if o.context()}}
     app = new_app(root, outdir=str(outdir), context=context)
-    build(app, load_project(root, only_env=env))
+    build(app, load_project(root, only_env=env), only_endpoint=f"{env}/{endpoint}" if endpoint else None)
     try:
         app.synth()
     except Exception as exc:  # jsii surfaces cdk-nag and construct errors as RuntimeError

@@ -232,7 +232,7 @@ class Promotion:
             t = time.monotonic()
             self.out.event("synth", f"{label}: synthesizing {self.env.name}", phase=label)
             assembly = deploy.synthesize(self.root, self.env.name, {f"{self.env.name}/{self.key}": override},
-                                         Path(workdir))
+                                         Path(workdir), endpoint=self.key)
             self.durations["synth"] = round(self.durations.get("synth", 0) + time.monotonic() - t, 2)
             log = Path(workdir) / "cdk-deploy.log"
             self.out.event("deploy", f"{label}: cdk deploy {self.stack}", phase=label, stack=self.stack)
@@ -288,7 +288,7 @@ class Promotion:
             config_edit.set_version(path, shown, self.key, target, lambda: load_project(scratch, self.env.name))
             assembly = deploy.synthesize(scratch, self.env.name,
                                          {f"{self.env.name}/{self.key}": deploy.Override(strategy=strategy)},
-                                         Path(workdir))
+                                         Path(workdir), endpoint=self.key)
             code, text = deploy.diff(assembly, self.stack)
         self.out.event("diff", text.strip() or "(no output)", stack=self.stack, changes=code == 1)
         if failed:
