@@ -233,5 +233,5 @@ def seed_images(account: str, pins: list) -> None:
 def upload_standins(s3, bucket: str, pins: list) -> None:
     for pin in pins:
         for f in pin.weights.files:
-            s3.put_object(Bucket=bucket, Key=pin.weights.prefix + f.path,
+            s3.put_object(Bucket=bucket, Key=pin.weights.prefix + f.path, IfNoneMatch="*",
                           Body=_standin_bytes(pin.model, pin.version, f.path), ChecksumAlgorithm="SHA256")

@@ -18,7 +18,9 @@ from cdk_nag import AwsSolutionsChecks
 from config import naming
 from config.deploy_override import CONTEXT_KEY, apply_overrides, overrides_from_context
 from config.project import Project
+from config.registry_retention import registered_pins
 from stacks.artifacts_stack import ArtifactsStack, ArtifactsStackProps
+from stacks.control_tower_rules import ControlTowerRules
 from stacks.endpoint_stack import EndpointStack, EndpointStackProps
 from stacks.github_deploy_stack import GitHubDeployStack, GitHubDeployStackProps
 from stacks.routing_stack import RoutingStack, RoutingStackProps
@@ -30,19 +32,30 @@ def new_app(root: Path, outdir: str | None = None, context: dict | None = None) 
     return App(outdir=outdir, context={**flags, **(context or {})})
 
 
-def build(app: App, project: Project) -> App:
+def build(app: App, project: Project, only_endpoint: tuple[str, str] | None = None) -> App:
     """Every environment of `project` (and the context's deploy overrides) as stacks of `app`.
-    Raises SpecErrors, before any construct exists, when an override does not validate."""
+    With `only_endpoint` (env, endpoint id: `promote`), only what deploying that endpoint needs: its
+    environment's artifacts stack, which it imports from, and its own stack; each is built the same
+    either way, so its template is the same. Raises SpecErrors, before any construct exists, when an
+    override does not validate."""
     overrides = overrides_from_context(app.node.try_get_context(CONTEXT_KEY))
     project = apply_overrides(project, overrides)
+    if only_endpoint is not None and only_endpoint[1] not in getattr(
+            project.environments.get(only_endpoint[0]), "endpoints", {}):
+        raise ValueError(f"no endpoint {'/'.join(only_endpoint)} in {', '.join(project.environments)}")
     for env in project.environments.values():
+        if only_endpoint is not None and env.name != only_endpoint[0]:
+            continue
         target = StackTarget(account=env.account, region=env.region)
         models = {e.model for e in env.endpoints.values()}
         pins = [p for p in project.pins.values() if p.model in models]
         artifacts = ArtifactsStack(
-            app, naming.artifacts_stack(env.name), ArtifactsStackProps(environment=env, pins=pins), env=target,
+            app, naming.artifacts_stack(env.name),
+            ArtifactsStackProps(environment=env, pins=registered_pins(env, project.pins)), env=target,
             description=f"Pinned Llama weights, keys and Model Registry ({env.name})")
         for endpoint_id, endpoint in env.endpoints.items():
+            if only_endpoint is not None and endpoint_id != only_endpoint[1]:
+                continue
             override = overrides.for_endpoint(env.name, endpoint_id)
             stack = EndpointStack(
                 app, naming.endpoint_stack(env.name, endpoint_id), EndpointStackProps(
@@ -52,15 +65,18 @@ def build(app: App, project: Project) -> App:
                 env=target,
                 description=f"SageMaker endpoint {env.endpoint_name(endpoint_id)} ({endpoint.model} {endpoint.version})")
             stack.add_stack_dependency(artifacts)
-            RoutingStack(app, naming.routing_stack(env.name, endpoint_id), RoutingStackProps(
-                environment=env, endpoint_id=endpoint_id, endpoint=endpoint), env=target,
-                description=f"Routing mode of {env.endpoint_name(endpoint_id)} for the application client")
-        if project.github is not None and env.name in project.github.environments:
+            if only_endpoint is None:  # promote deploys only the endpoint's stack: `route` deploys this one
+                RoutingStack(app, naming.routing_stack(env.name, endpoint_id), RoutingStackProps(
+                    environment=env, endpoint_id=endpoint_id, endpoint=endpoint), env=target,
+                    description=f"Routing mode of {env.endpoint_name(endpoint_id)} for the application client")
+        if only_endpoint is None and project.github is not None and env.name in project.github.environments:
             GitHubDeployStack(app, naming.github_deploy_stack(env.name), GitHubDeployStackProps(
                 environment=env, github=project.github, pins=pins), env=target,
                 description=f"GitHub Actions OIDC deploy role ({env.name})")
-    # cdk-nag v3 is a policy-validation plugin: findings fail `cdk synth` and land in
-    # cdk.out/policy-validation-report.json.
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True, write_suppressions_to_cloud_formation=True))
+    # cdk-nag v3 and AWS Control Tower's proactive controls (cfn-guard rules, with the guard binary
+    # their package ships: stacks/control_tower_rules.py) are policy-validation plugins: findings fail `cdk synth` and land in
+    # cdk.out/validation-report.json. Acknowledgments with their reasons: stacks/constructs/nag.py.
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True, write_suppressions_to_cloud_formation=True),
+                                    ControlTowerRules())
     return app
 

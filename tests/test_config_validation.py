@@ -3,8 +3,8 @@
 Each test starts from a copy of the repo's own environments/ and
 model_artifacts/ (tests/config_helpers.py) and breaks one thing, so the
 examples stay the source of truth and a test fails if a rule stops holding.
-This file: keys and types, YAML/JSON syntax, pin immutability, instance types and
-GPU fit, deployment guardrails. test_config_rules.py: versions, approval,
+This file: keys and types, YAML/JSON syntax, pin immutability, deployment guardrails;
+test_config_instances.py: instance types and GPU fit. test_config_rules.py: versions, approval,
 production, names, network, container environment, reporting everything at once.
 """
 
@@ -21,7 +21,6 @@ from config_helpers import (DEV, MODEL_1B, MODEL_3B, PIN_1B, PIN_3B, PROD, STAGI
 from pydantic import ValidationError
 from ruamel.yaml.comments import CommentedMap
 
-from config.catalog import INSTANCES
 from config.environment import Autoscaling, Environment
 from config.manifest_io import seal
 
@@ -93,7 +92,7 @@ def test_canary_without_its_size_says_what_to_add(tree):
 
 def test_omitted_deployment_block_is_a_missing_field_not_a_hidden_crash(tree):
     tree.replace(DEV, "    deployment:\n      strategy: all-at-once\n      wait_seconds: 120\n"
-                      "      baking_seconds: 300\n      max_execution_seconds: 3600\n", "")
+                      "      baking_seconds: 300\n      max_execution_seconds: 4800\n", "")
     tree.replace(DEV, "object_lock_days: 30", "object_lock_days: 30\nbogus: 1")
     errors = tree.errors()
     one(errors, DEV, f"{EP}.deployment", "Field required", "add this required field")
@@ -328,80 +327,6 @@ def test_approved_without_by_and_at_is_refused(tree):
     assert error.line == line - 2  # the approval: key
 
 
-# --- instance types and GPU memory ---------------------------------------------------------------
-
-
-def test_non_g5_instance_is_refused_without_opt_in(tree):
-    line = tree.replace(DEV, "instance_type: ml.g5.xlarge", "instance_type: ml.g6.xlarge")
-    error = one(tree.errors(), DEV, f"{EP}.instance_type", "'ml.g6.xlarge' is not ml.g5",
-                "set allow_non_g5_instance: true")
-    assert error.line == line
-
-
-def test_non_g5_instance_is_accepted_with_opt_in(tree):
-    tree.replace(DEV, "instance_type: ml.g5.xlarge",
-                 "instance_type: ml.g6.xlarge\n    allow_non_g5_instance: true")
-    assert tree.load().environments["dev"].endpoints["intent-3b"].instance_type == "ml.g6.xlarge"
-
-
-@pytest.mark.parametrize("instance", ["ml.g5.3xlarge", "ml.m5.xlarge"])
-def test_unknown_or_cpu_instance_type_is_refused_even_with_opt_in(tree, instance):
-    tree.replace(DEV, "instance_type: ml.g5.xlarge",
-                 f"instance_type: {instance}\n    allow_non_g5_instance: true")
-    error = one(tree.errors(), DEV, f"{EP}.instance_type", "is not a GPU instance type this project supports")
-    assert all(name in error.fix for name in INSTANCES if name.startswith("ml.g5."))
-
-
-@pytest.mark.parametrize("instance", ["g5.xlarge", "ML.G5.XLARGE"])
-def test_malformed_instance_type(tree, instance):
-    tree.replace(DEV, "instance_type: ml.g5.xlarge", f"instance_type: {instance}")
-    one(tree.errors(), DEV, f"{EP}.instance_type", "should match pattern", "documented format")
-
-
-def test_long_context_with_many_sequences_does_not_fit_one_a10g(tree):
-    def long_context(data):
-        data["serving"]["max_model_len"] = 131072
-        data["resources"]["min_concurrent_sequences"] = 8
-
-    tree.new_version("v3", edit=long_context)
-    tree.replace(DEV, "    version: v1", "    version: v3")
-    error = one(tree.errors(), DEV, f"{EP}.instance_type", "does not fit ml.g5.xlarge",
-                "lower serving.max_model_len / resources.min_concurrent_sequences")
-    # 114688 B/token x 131072 tokens x 8 sequences = 112 GiB against 24 GiB x 0.9 - 6 GiB weights - 1.5
-    for number in ("8 sequence(s)", "131072 tokens", "KV cache", "needs 112.0 GiB", "21.6 GiB usable",
-                   "weights 6.0 GiB", "only 14.1 GiB is left"):
-        assert number in error.problem, (number, error.problem)
-
-
-def test_same_long_context_fits_across_eight_gpus(tree):
-    def sharded(data):
-        data["serving"]["max_model_len"] = 131072
-        data["serving"]["tensor_parallel_degree"] = 8
-        data["resources"]["min_concurrent_sequences"] = 8
-
-    tree.new_version("v3", edit=sharded)
-    tree.replace(DEV, "    version: v1\n    instance_type: ml.g5.xlarge",
-                 "    version: v3\n    instance_type: ml.g5.48xlarge")
-    assert tree.load().environments["dev"].endpoints["intent-3b"].instance_type == "ml.g5.48xlarge"
-
-
-@pytest.mark.parametrize("instance, gpus", [("ml.g5.12xlarge", 4), ("ml.g5.48xlarge", 8)])
-def test_tensor_parallel_degree_must_equal_gpu_count(tree, instance, gpus):
-    tree.replace(DEV, "instance_type: ml.g5.xlarge", f"instance_type: {instance}")
-    one(tree.errors(), DEV, f"{EP}.instance_type",
-        f"uses tensor_parallel_degree 1 but {instance} has {gpus} GPU(s)",
-        f"tensor_parallel_degree {gpus}")
-
-
-def test_tensor_parallel_degree_matching_gpu_count_is_accepted(tree):
-    tree.new_version("v3", edit=lambda d: d["serving"].update(tensor_parallel_degree=4))
-    tree.replace(DEV, "    version: v1\n    instance_type: ml.g5.xlarge",
-                 "    version: v3\n    instance_type: ml.g5.12xlarge")
-    tree.load()
-    tree.replace(DEV, "instance_type: ml.g5.12xlarge", "instance_type: ml.g5.xlarge")
-    one(tree.errors(), DEV, f"{EP}.instance_type", "tensor_parallel_degree 4 but ml.g5.xlarge has 1 GPU(s)")
-
-
 # --- deployment guardrails, timeouts, instance counts --------------------------------------------
 
 
@@ -418,11 +343,12 @@ def test_tensor_parallel_degree_matching_gpu_count_is_accepted(tree):
      "deployment.canary_size", "canary_size is set but strategy is all-at-once"),
     (STAGING, "wait_seconds: 600", "wait_seconds: 3601", "deployment.wait_seconds", "less than or equal to 3600"),
     (STAGING, "baking_seconds: 600", "baking_seconds: 3601", "deployment.baking_seconds", "3600"),
-    (STAGING, "max_execution_seconds: 3600", "max_execution_seconds: 1200", "deployment.max_execution_seconds",
-     "max_execution_seconds 1200 must exceed wait_seconds + baking_seconds (1200)"),
-    (STAGING, "max_execution_seconds: 3600", "max_execution_seconds: 599", "deployment.max_execution_seconds",
+    (STAGING, "max_execution_seconds: 5400", "max_execution_seconds: 4800", "deployment.max_execution_seconds",
+     "max_execution_seconds 4800 must exceed what a deployment may take: 1800 s download + 1800 s start-up "
+     "(timeouts) + 1 x 600 s wait + 600 s baking = 4800 s"),
+    (STAGING, "max_execution_seconds: 5400", "max_execution_seconds: 599", "deployment.max_execution_seconds",
      "greater than or equal to 600"),
-    (STAGING, "max_execution_seconds: 3600", "max_execution_seconds: 28801", "deployment.max_execution_seconds",
+    (STAGING, "max_execution_seconds: 5400", "max_execution_seconds: 28801", "deployment.max_execution_seconds",
      "less than or equal to 28800"),
     (PROD, "container_startup_seconds: 1800", "container_startup_seconds: 59",
      "timeouts.container_startup_seconds", "greater than or equal to 60"),
@@ -446,6 +372,7 @@ def test_out_of_range_endpoint_setting(tree, rel, old, new, field, problem):
 def test_linear_step_in_instances_must_be_at_least_10_percent_of_the_largest_fleet(tree):
     tree.replace(PROD, "strategy: canary\n      canary_size: {type: instance-count, value: 1}",
                  "strategy: linear\n      linear_step: {type: instance-count, value: 1}")
+    tree.replace(PROD, "max_execution_seconds: 5400", "max_execution_seconds: 14400")  # 11 steps of 600 s fit
     assert tree.load().environments["prod"].endpoints["intent-3b"].instances.max == 8  # 1 of 8 is 12.5%
     tree.replace(PROD, "{initial: 2, min: 2, max: 8}", "{initial: 2, min: 2, max: 11}")
     one(tree.errors(), PROD, f"{EP}.deployment.linear_step",
@@ -460,20 +387,22 @@ def test_canary_in_instances_only_depends_on_the_smallest_fleet(tree):
 def test_guardrail_boundaries_are_accepted(tree):
     tree.replace(STAGING, "wait_seconds: 600", "wait_seconds: 3600")
     tree.replace(STAGING, "baking_seconds: 600", "baking_seconds: 3600")
-    tree.replace(STAGING, "max_execution_seconds: 3600", "max_execution_seconds: 7201")
+    tree.replace(STAGING, "max_execution_seconds: 5400", "max_execution_seconds: 10801")  # 1800+1800+3600+3600
     tree.replace(PROD, "container_startup_seconds: 1800", "container_startup_seconds: 60")
     tree.replace(PROD, "model_download_seconds: 1800", "model_download_seconds: 3600")
     tree.replace(DEV, "strategy: all-at-once\n      wait_seconds: 120",
-                 "strategy: linear\n      linear_step: {type: capacity-percent, value: 10}\n      wait_seconds: 120")
+                 "strategy: linear\n      linear_step: {type: capacity-percent, value: 10}\n      wait_seconds: 300")
+    tree.replace(DEV, "max_execution_seconds: 4800", "max_execution_seconds: 6901")  # 3600 + 10 x 300 + 300
     project = tree.load()
     deployment = project.environments["staging"].endpoints["intent-3b"].deployment
-    assert (deployment.wait_seconds, deployment.baking_seconds, deployment.max_execution_seconds) == (3600, 3600, 7201)
+    assert (deployment.wait_seconds, deployment.baking_seconds, deployment.max_execution_seconds) == (3600, 3600, 10801)
     assert project.environments["dev"].endpoints["intent-3b"].deployment.linear_step.value == 10
 
 
 def test_default_deployment_settings_must_still_exceed_waits(tree):
-    # defaults: wait 600 + baking 600 < max_execution 3600; a long wait alone breaks that
-    tree.replace(STAGING, "      max_execution_seconds: 3600\n", "")
+    # defaults: 1800 s + 1800 s timeouts + wait 600 + baking 600 < max_execution 7200; a long wait alone breaks that
+    tree.replace(STAGING, "      max_execution_seconds: 5400", "      # max_execution_seconds: the default")
     tree.replace(STAGING, "wait_seconds: 600", "wait_seconds: 3600")
     one(tree.errors(), STAGING, f"{EP}.deployment.max_execution_seconds",
-        "max_execution_seconds 3600 must exceed wait_seconds + baking_seconds (4200)", "raise max_execution_seconds")
+        "max_execution_seconds 7200 must exceed what a deployment may take: 1800 s download + 1800 s start-up "
+        "(timeouts) + 1 x 3600 s wait + 600 s baking = 7800 s", "raise max_execution_seconds above 7800")

@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from config.errors import SpecErrors
+
 from scripts.lib.errors import UserError
 from scripts.lib.output import Output
 from scripts.promotion import config_edit, gates, history
@@ -208,7 +210,9 @@ def test_evaluation_gate_needs_a_report_in_the_repo(project):
 def test_strategy_override_is_validated_like_the_config(project):
     endpoint = project.environments["prod"].endpoints["intent-3b"]
     assert DeployOverride(strategy=Strategy.ALL_AT_ONCE).applied_to(endpoint, "t").deployment.canary_size is None
-    assert DeployOverride(strategy=Strategy.LINEAR).applied_to(endpoint, "t").deployment.linear_step.value == 25
+    # linear in 25% steps waits 4 x 600 s: with the timeouts and baking that exceeds prod's 5400 s limit
+    with pytest.raises(SpecErrors, match="4 x 600 s wait .* = 6900 s"):
+        DeployOverride(strategy=Strategy.LINEAR).applied_to(endpoint, "t")
 
 
 @pytest.mark.slow  # full tier: a synth of its own
@@ -223,6 +227,26 @@ def test_deploy_overrides_change_only_that_endpoint(tmp_path):
     endpoint = next(r for r in changed["Resources"].values() if r["Type"] == "AWS::SageMaker::Endpoint")
     assert "AutoRollbackConfiguration" not in endpoint["Properties"]["DeploymentConfig"]
     assert "AWS::ApplicationAutoScaling::ScalableTarget" in {r["Type"] for r in other["Resources"].values()}
+
+
+@pytest.mark.slow  # full tier: two synths of its own
+def test_promote_synthesizes_only_its_endpoint_and_the_artifacts_stack_unchanged(tmp_path):
+    from scripts.lib import cdk
+
+    overrides = DeployOverrides({"dev/intent-3b": DeployOverride(
+        strategy=Strategy.ALL_AT_ONCE, suspend_autoscaling=True, auto_rollback=False)})
+    full, only = tmp_path / "full", tmp_path / "only"
+    cdk.synthesize(ROOT, full, "dev", overrides)
+    cdk.synthesize(ROOT, only, "dev", overrides, only_endpoint=("dev", "intent-3b"))
+
+    def stacks(assembly):
+        return {p.name.removesuffix(".template.json") for p in assembly.glob("*.template.json")}
+
+    assert stacks(only) == {"llama-dev-artifacts", "llama-dev-intent-3b"}
+    assert stacks(full) == stacks(only) | {"llama-dev-intent-1b", "llama-dev-github-deploy"}
+    for stack in stacks(only):
+        for suffix in (".template.json", ".assets.json"):
+            assert (only / f"{stack}{suffix}").read_text() == (full / f"{stack}{suffix}").read_text()
 
 
 # ----- flags are refused before any AWS call (no AWS here: a call would fail with exit 3)

@@ -8,26 +8,26 @@
   RetainDeploymentConfig;
 - InvokeEndpoint on the emulator's endpoints answers through `emulator.responder`, or with the
   error it raises (`localaws/invoke_faults.py`: ModelError, throttling, scaled to zero);
-- throttling: a fraction of SageMaker calls answer ThrottlingException (`throttle()`).
+- throttling: a fraction of SageMaker calls answer ThrottlingException (`throttle()`);
+- what SageMaker refuses (an unapproved versioned package, rollback alarms the execution role
+  cannot read, instance quotas): `sagemaker_rules.py`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import botocore.session
-
+from config.catalog import sagemaker_instance_types
 from localaws.moto_backends import sagemaker_arn, validation_error
-from localaws.moto_patches import Patcher, serving
+from localaws.moto_patches import Patcher, sagemaker_rules as rules, serving
 
 if TYPE_CHECKING:
     from localaws.emulator import AwsEmulator
 
 
 def botocore_instance_types() -> list[str]:
-    """ProductionVariantInstanceType from botocore's SageMaker model (no hand list)."""
-    model = botocore.session.get_session().get_service_model("sagemaker")
-    return list(model.shape_for("ProductionVariantInstanceType").enum)
+    """ProductionVariantInstanceType from botocore's SageMaker model (no hand list), as validation reads it."""
+    return sorted(sagemaker_instance_types())
 
 
 def install(emu: AwsEmulator, patcher: Patcher) -> None:
@@ -65,6 +65,10 @@ def _endpoint_lifecycle(emu: AwsEmulator, patcher: Patcher) -> None:
         if e is not None and endpoint_name in self.endpoints:
             arn = sagemaker_arn(e.account_id, e.region, "endpoint", endpoint_name)
             raise validation_error(f"Cannot create already existing endpoint \"{arn}\".")
+        if e is not None:
+            rules.refuse_unreadable_rollback_alarms(self, e.account_id, e.region, endpoint_config_name,
+                                                    deployment_config)
+            e.endpoints.refuse_over_quota(endpoint_config_name)
         endpoint = orig_create(self, endpoint_name, endpoint_config_name, tags)
         if e is not None:
             config = self.endpoint_configs[endpoint_config_name]
@@ -91,6 +95,9 @@ def _endpoint_lifecycle(emu: AwsEmulator, patcher: Patcher) -> None:
         if endpoint_name not in self.endpoints:
             arn = sagemaker_arn(e.account_id, e.region, "endpoint", endpoint_name)
             raise validation_error(f"Could not find endpoint \"{arn}\".")
+        rules.refuse_unreadable_rollback_alarms(self, e.account_id, e.region, endpoint_config_name,
+                                                deployment_config or e.endpoints.retained_deployment_config(
+                                                    endpoint_name, retain_deployment_config))
         e.endpoints.update(endpoint_name, endpoint_config_name, deployment_config,
                            bool(retain_all_variant_properties), exclude_retained_variant_properties,
                            bool(retain_deployment_config))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration, aws_cloudwatch as cw, aws_sns as sns
+from aws_cdk import Duration, aws_cloudwatch as cw, aws_cloudwatch_actions as actions, aws_sns as sns
 from constructs import Construct
 from pinned_llama_client.metrics import ENDPOINT, NAMESPACE
 
@@ -56,6 +56,6 @@ class ClientAlarms(Construct):
 
     def _alarm(self, id: str, suffix: str, metric: cw.IMetric, threshold: float, op: cw.ComparisonOperator,
                description: str) -> cw.Alarm:
-        return notifying_alarm(self, id, self.props.endpoint_name, suffix, self.props.topic, metric,
+        return notifying_alarm(self, id, self.props.endpoint_name, suffix, actions.SnsAction(self.props.topic), metric,
                                threshold=threshold, periods=self.props.thresholds.evaluation_minutes,
                                description=description, op=op)

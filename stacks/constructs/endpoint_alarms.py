@@ -35,10 +35,15 @@ class EndpointAlarms(Construct):
     def __init__(self, scope: Construct, id: str, props: EndpointAlarmsProps):
         super().__init__(scope, id)
         self.props = props
+        self._names: dict[str, str] = {}  # construct id -> alarm name
         t = props.thresholds
         n = t.evaluation_minutes
         dims = {"EndpointName": props.endpoint_name, "VariantName": props.variant_name}
         self.dimensions = dims
+        # Built once and shared by every alarm (and the dashboard): each new jsii object is a
+        # round trip to the kernel, and these are immutable.
+        self._metrics: dict[tuple[str, str, str], cw.Metric] = {}
+        self._action = actions.SnsAction(props.topic)
         invocations = self.metric("Invocations", "Sum")
         errors_4xx = self.metric("Invocation4XXErrors", "Sum")
 
@@ -81,26 +86,37 @@ class EndpointAlarms(Construct):
         return [self.errors_5xx, self.errors_4xx, self.latency_p99]
 
     @property
+    def rollback_alarm_names(self) -> list[str]:
+        """The rollback alarms' names as literals (not tokens): the execution role's policy names them."""
+        return [self._names[alarm.node.id] for alarm in self.rollback_alarms]
+
+    @property
     def all_alarms(self) -> list[cw.Alarm]:
         return [a for a in (self.errors_5xx, self.errors_4xx, self.latency_p99, self.gpu_memory,
                             self.disk, self.no_traffic) if a is not None]
 
     def metric(self, name: str, statistic: str, namespace: str = INVOCATION_NAMESPACE) -> cw.Metric:
-        return cw.Metric(namespace=namespace, metric_name=name, dimensions_map=self.dimensions,
-                         statistic=statistic, period=MINUTE)
+        key = (namespace, name, statistic)
+        if key not in self._metrics:
+            self._metrics[key] = cw.Metric(namespace=namespace, metric_name=name, dimensions_map=self.dimensions,
+                                           statistic=statistic, period=MINUTE)
+        return self._metrics[key]
 
     def _alarm(self, id: str, suffix: str, metric: cw.IMetric, *, threshold: float, periods: int,
                description: str, op: cw.ComparisonOperator = cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
                missing: cw.TreatMissingData = cw.TreatMissingData.NOT_BREACHING) -> cw.Alarm:
-        return notifying_alarm(self, id, self.props.endpoint_name, suffix, self.props.topic, metric,
-                               threshold=threshold, periods=periods, description=description, op=op, missing=missing)
+        alarm = notifying_alarm(self, id, self.props.endpoint_name, suffix, self._action, metric,
+                                threshold=threshold, periods=periods, description=description, op=op, missing=missing)
+        self._names[alarm.node.id] = naming.alarm(self.props.endpoint_name, suffix)
+        return alarm
 
 
-def notifying_alarm(scope: Construct, id: str, endpoint_name: str, suffix: str, topic: sns.ITopic,
+def notifying_alarm(scope: Construct, id: str, endpoint_name: str, suffix: str, action: cw.IAlarmAction,
                     metric: cw.IMetric, *, threshold: float, periods: int, description: str,
                     op: cw.ComparisonOperator = cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
                     missing: cw.TreatMissingData = cw.TreatMissingData.NOT_BREACHING) -> cw.Alarm:
-    """An alarm named <endpoint>-<suffix> that notifies `topic` on ALARM and on OK, over `periods` periods."""
+    """An alarm named <endpoint>-<suffix> that runs `action` (one SnsAction shared by a construct's
+    alarms) on ALARM and on OK, over `periods` periods."""
     alarm = cw.Alarm(
         scope, id,
         alarm_name=naming.alarm(endpoint_name, suffix),
@@ -108,6 +124,6 @@ def notifying_alarm(scope: Construct, id: str, endpoint_name: str, suffix: str, 
         metric=metric, threshold=threshold, comparison_operator=op,
         evaluation_periods=periods, datapoints_to_alarm=periods, treat_missing_data=missing,
     )
-    alarm.add_alarm_action(actions.SnsAction(topic))
-    alarm.add_ok_action(actions.SnsAction(topic))
+    alarm.add_alarm_action(action)
+    alarm.add_ok_action(action)
     return alarm

@@ -52,7 +52,10 @@ class EndpointDashboard(Construct):
         )
         if props.client is not None:
             self.dashboard.add_widgets(*client_widgets(props.client))
-        self.cfn_dashboard: cw.CfnDashboard = self.dashboard.node.default_child
+
+    @property
+    def cfn_dashboard(self) -> cw.CfnDashboard:
+        return self.dashboard.node.default_child
 
 
 def client_widgets(client: "ClientAlarms") -> list[cw.IWidget]:
