@@ -46,13 +46,16 @@ def _pdeathsig(tether: int):
 
 def main(argv: list[str]) -> int:
     preexec = _pdeathsig(os.getpid()) if sys.platform.startswith("linux") else None
-    child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, preexec_fn=preexec)
     ended = threading.Event()
+    started: list[subprocess.Popen] = []
 
     def end(*_args) -> None:
         if ended.is_set():
             return
         ended.set()
+        if not started:
+            return  # a signal before the command started: it is ended as soon as it exists
+        child = started[0]
         child.send_signal(signal.SIGTERM)
         timer = threading.Timer(GRACE_S, lambda: child.poll() is None and child.kill())
         timer.daemon = True
@@ -60,6 +63,11 @@ def main(argv: list[str]) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, end)
+    child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, preexec_fn=preexec)
+    started.append(child)
+    if ended.is_set():
+        ended.clear()
+        end()
 
     def watch_parent() -> None:
         try:
