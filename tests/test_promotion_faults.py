@@ -23,7 +23,7 @@ from lab_helpers import config_version, lab_factory, live_version, module_lab, p
 pytestmark = pytest.mark.e2e
 
 KEYS = ["ksynth", "kdeploy", "kwatch", "term", "int", "outage", "other", "stackdrift", "c1", "c2", "corrupt",
-        "alarms"]
+        "alarms", "quota"]
 
 
 lab = module_lab(KEYS)
@@ -281,3 +281,21 @@ def test_only_rollback_alarms_gate_a_promotion(lab):
     finally:
         emu.set_alarm_state("dev-alarms-gpu-memory", "OK")
         emu.set_alarm_state("dev-alarms-5xx", "OK")
+
+
+def test_a_promotion_that_would_exceed_the_instance_quota_is_refused_with_the_numbers(lab):
+    """12.7: blue/green needs the new fleet next to the old one; the gate counts the account's
+    instances of the type against Service Quotas before anything is deployed."""
+    emu = lab.emulator
+    if not hasattr(emu, "set_quota"):
+        pytest.skip("needs the emulator's Service Quotas answers (issue 12's localaws/quotas.py)")
+    in_use = emu.instances_in_use("ml.g5.xlarge")
+    emu.set_quota("ml.g5.xlarge", in_use + 1)
+    try:
+        result = promote("--env", "dev", "--endpoint", "quota", "--version", "v2")
+    finally:
+        emu.set_quota("ml.g5.xlarge", 100)
+    assert result.code == 4, result.err
+    row = next(e for e in result.json_lines() if e.get("gate") == "quota")
+    assert row["result"] == "FAIL" and f"in use {in_use}" in row["detail"] and "+ new fleet 2" in row["detail"]
+    assert config_version(lab, "quota") == "v1" and live_version(lab, "quota") == "v1"

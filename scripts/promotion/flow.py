@@ -95,6 +95,7 @@ class Promotion:
         self.record: history.Record | None = None
         self.records: list[dict] = []
         self.config_changed = False
+        self.began = False  # the `started` record is written: from here on, an ending is an error, not a refusal
         self.live_unknown: str | None = None  # set when the end state could not be read from SageMaker
         self.signals = interrupts.Signals()
 
@@ -167,6 +168,7 @@ class Promotion:
             return self._after_live(target, pin, from_version, already=True)
 
         history.append(self.root, self.record)  # "started": a killed run still leaves a trace
+        self.began = True
         if adopting:
             self._set_config(target)
             outcome = self._watch(target, proc=None, log=None)
@@ -203,7 +205,8 @@ class Promotion:
         if record is not None and not finished:
             code = getattr(exc, "exit_code", Exit.AWS_ERROR if is_aws_error(exc) else Exit.INTERNAL)
             restored = self._restore_config() if self.config_changed else None
-            record.outcome = "refused" if isinstance(exc, (UserError, SpecErrors)) and not self.config_changed else "error"
+            began = self.began or self.config_changed
+            record.outcome = "refused" if isinstance(exc, (UserError, SpecErrors)) and not began else "error"
             record.exit_code = int(Exit.INVALID_INPUT if isinstance(exc, SpecErrors) else code)
             message = describe_error(exc) if is_aws_error(exc) else str(exc)
             record.reason, record.config_restored_to = message[:400], restored
