@@ -5,9 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := .make
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
-export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
-export CDK_DISABLE_CLI_TELEMETRY := true
+# The CDK's Node environment (banners off, no telemetry) has one home: scripts/lib/cdk.py.
 
 .PHONY: setup demo synth test check validate snapshot deploy bench clean help
 
@@ -54,10 +52,10 @@ test: setup
 snapshot: setup
 	$(PY) -m pytest tests/test_templates_quality.py --snapshot-update
 
+# Synthesizes, refuses any serving pin the account does not hold as pinned, then cdk deploy.
 deploy: setup
 	@test -n "$(ENV)" || (echo "usage: make deploy ENV=dev|staging|prod (real AWS, your credentials)"; exit 2)
-	$(PY) -m scripts synth --env $(ENV)
-	node_modules/.bin/cdk deploy --app cdk.out "llama-$(ENV)-*" --require-approval broadening
+	$(PY) -m scripts deploy --env $(ENV)
 
 bench: setup
 	$(PY) benchmarks/synth_time.py

@@ -32,9 +32,11 @@ DATASET = ROOT / "datasets" / "intents" / "dev.jsonl"
 _LABELS: dict[str, str] = {}
 
 
-def _answer(endpoint: str, payload: dict) -> dict:
-    text = payload["inputs"].split("Message: ", 1)[1].split("\n", 1)[0]
-    return {"generated_text": _LABELS.get(text, "speak_to_agent"), "details": {"generated_tokens": 4}}
+def _answer(endpoint: str, payload: dict) -> str:
+    from scripts.evaluation.answers import request_text
+
+    text = request_text(payload).split("Message: ", 1)[1].split("\n", 1)[0]
+    return _LABELS.get(text, "speak_to_agent")  # the fake LMI wraps it in a chat.completion
 
 
 def _serve(latency_s: float, urls, stop) -> None:
@@ -71,17 +73,15 @@ def run_evaluate(url: str, dataset: Path, concurrency: int, out: Path) -> dict:
 
 
 def run_sequential(url: str, n: int) -> float:
-    from scripts.evaluation.answers import llama3_chat
     from scripts.evaluation.clients import SageMakerEndpoint
     from config.pin import Framework
 
-    invoke = SageMakerEndpoint("dev-intent-3b", "us-east-1", Framework.DJL_LMI, 12, 1, url)
+    invoke = SageMakerEndpoint("dev-intent-3b", "us-east-1", Framework.DJL_LMI, 12, 1, url)  # the chat route
     prompt = "You route customer-support messages.\nMessage: Where is my order?\nIntent:"
     invoke(prompt)  # warm the connection, as evaluate's first request does
     start = time.perf_counter()
     for _ in range(n):
         invoke(prompt)
-    assert llama3_chat  # same request format as evaluate
     return n / (time.perf_counter() - start)
 
 

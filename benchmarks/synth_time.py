@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scripts.commands.synth import cdk_cli, cdk_env  # noqa: E402
+from scripts.lib import cdk  # noqa: E402
 from config.project import load_project  # noqa: E402
 
 BARE_APP = """
@@ -41,8 +41,8 @@ def time_synth(workdir: Path, runs: int) -> list[float]:
     for _ in range(runs):
         out = Path(tempfile.mkdtemp(prefix="synth-bench-"))
         start = time.perf_counter()
-        subprocess.run([str(cdk_cli(ROOT)), "synth", "--quiet", "--output", str(out)], cwd=workdir,
-                       env=cdk_env(), check=True, capture_output=True)
+        subprocess.run([str(cdk.cli()), "synth", "--quiet", "--output", str(out)], cwd=workdir,
+                       env=cdk.environ(), check=True, capture_output=True)
         times.append(time.perf_counter() - start)
         shutil.rmtree(out)
     return times

@@ -11,6 +11,7 @@ storage, which is why no construct sets an EndpointConfig `KmsKeyId`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -50,3 +51,12 @@ INSTANCES: dict[str, GpuInstance] = {
 
 G5_TYPES = sorted((i for i in INSTANCES.values() if i.family == SUPPORTED_FAMILY),
                   key=lambda i: (i.total_gpu_memory_gib, i.name))
+
+
+@lru_cache(maxsize=1)
+def sagemaker_instance_types() -> frozenset[str]:
+    """Instance types SageMaker hosting offers, from botocore's own service model."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return frozenset(model.shape_for("ProductionVariantInstanceType").enum)

@@ -102,7 +102,8 @@ def apply_overrides(project, overrides: DeployOverrides):
             errors += exc.errors
             continue
         # No document lines: the errors name the override, not a file.
-        errors += check_environment(Loaded(changed, where, None), set(project.environments), project.pins)
+        errors += check_environment(Loaded(changed, where, None), set(project.environments), project.pins,
+                                    without_rollback_alarms=frozenset() if override.auto_rollback else {endpoint_id})
         environments[env_name] = changed
     if errors:
         raise SpecErrors(errors)

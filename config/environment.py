@@ -7,6 +7,7 @@ CloudFormation an hour later, so they are refused here.
 
 from __future__ import annotations
 
+import math
 from enum import Enum
 from typing import Literal
 
@@ -97,7 +98,8 @@ class Deployment(Strict):
     linear_step: TrafficSize | None = None
     wait_seconds: int = Field(default=600, ge=0, le=3600, description="WaitIntervalInSeconds")
     baking_seconds: int = Field(default=600, ge=0, le=3600, description="TerminationWaitInSeconds")
-    max_execution_seconds: int = Field(default=3600, ge=600, le=28800,
+    # 7200: the default timeouts (1800 s download + 1800 s start-up) plus the default waits fit in it.
+    max_execution_seconds: int = Field(default=7200, ge=600, le=28800,
                                        description="MaximumExecutionTimeoutInSeconds")
 
     @model_validator(mode="after")
@@ -117,12 +119,18 @@ class Deployment(Strict):
             if not low <= size.value <= 50:
                 problems.append(Invalid(f"{wanted} {size.value}% is outside SageMaker's {low}-50%",
                                         f"use a capacity-percent between {low} and 50", f"{wanted}.value"))
-        if self.max_execution_seconds <= self.wait_seconds + self.baking_seconds:
-            problems.append(Invalid(f"max_execution_seconds {self.max_execution_seconds} must exceed "
-                                    f"wait_seconds + baking_seconds ({self.wait_seconds + self.baking_seconds})",
-                                    "raise max_execution_seconds or shorten the waits", "max_execution_seconds"))
         raise_all(problems)
         return self
+
+    def wait_intervals(self, max_instances: int) -> int:
+        """How many WaitIntervalInSeconds a deployment waits: one per traffic step (canary: the canary;
+        linear: every step, up to a fleet of `max_instances`; all-at-once: the one shift)."""
+        step = self.linear_step
+        if self.strategy is not Strategy.LINEAR or step is None:
+            return 1
+        if step.type == "capacity-percent":
+            return math.ceil(100 / step.value)
+        return math.ceil(max_instances / step.value)
 
     def with_strategy(self, strategy: Strategy) -> dict:
         """This deployment with another traffic-routing strategy (promote --strategy, rollback), as data
@@ -142,6 +150,11 @@ class Timeouts(Strict):
     model_download_seconds: int = Field(default=1800, ge=60, le=3600)
 
 
+# CloudWatch evaluates an alarm once a period, after the period has ended, from SageMaker's one-minute
+# metrics, which arrive late: a breach reaches the alarm up to about two minutes after it happened.
+CLOUDWATCH_DELAY_MARGIN_SECONDS = 120
+
+
 class Alarms(Strict):
     evaluation_minutes: int = Field(default=3, ge=1, le=60)
     errors_5xx_per_minute: PositiveInt = 5
@@ -150,6 +163,12 @@ class Alarms(Strict):
     gpu_memory_percent: float = Field(default=95.0, gt=0, le=100, description="per GPU")
     disk_percent: float = Field(default=90.0, gt=0, le=100)
     no_traffic_minutes: PositiveInt | None = Field(default=None, le=1440)
+
+    @property
+    def rollback_window_seconds(self) -> int:
+        """The shortest time a rollback alarm needs to fire: evaluation_minutes breaching one-minute
+        periods plus CloudWatch's delay."""
+        return self.evaluation_minutes * 60 + CLOUDWATCH_DELAY_MARGIN_SECONDS
 
 
 class Network(Strict):
@@ -251,6 +270,7 @@ class Endpoint(Strict):
             problems.append(Invalid(f"{size.value} instance(s) is more than half of instances.min "
                                     f"({self.instances.min})",
                                     "use a smaller size, a capacity-percent, or strategy all-at-once", where))
+        problems += self._execution_time_problems()
         # LinearStepSize must be 10-50% of the fleet, which may have scaled out to instances.max.
         step = self.deployment.linear_step
         if step and step.type == "instance-count" and step.value * 10 < self.instances.max:
@@ -258,6 +278,38 @@ class Endpoint(Strict):
                                     f"instances.max ({self.instances.max})",
                                     "use a capacity-percent linear_step between 10 and 50", where))
         return problems
+
+    def _execution_time_problems(self) -> list[Invalid]:
+        """MaximumExecutionTimeoutInSeconds covers the whole deployment: the new fleet downloads the
+        weights and starts (each up to its timeout), then waits once per traffic step, then bakes.
+        A shorter limit makes SageMaker give up on a deployment that is going well."""
+        d, t = self.deployment, self.timeouts
+        steps = d.wait_intervals(self.instances.max)
+        needed = t.model_download_seconds + t.container_startup_seconds + steps * d.wait_seconds + d.baking_seconds
+        if d.max_execution_seconds > needed:
+            return []
+        return [Invalid(f"max_execution_seconds {d.max_execution_seconds} must exceed what a deployment may take: "
+                        f"{t.model_download_seconds} s download + {t.container_startup_seconds} s start-up "
+                        f"(timeouts) + {steps} x {d.wait_seconds} s wait + {d.baking_seconds} s baking = {needed} s",
+                        f"raise max_execution_seconds above {needed} (at most 28800), or shorten the timeouts "
+                        "or waits", "deployment.max_execution_seconds")]
+
+    def rollback_window_problems(self) -> list[Invalid]:
+        """Rollback alarms act only while SageMaker watches them: during the baking period of an
+        all-at-once deployment, and during each wait interval of a canary or linear one. A watch
+        shorter than the alarms' window plus CloudWatch's delay can never roll anything back.
+        Not checked for a deployment without auto-rollback (`rollback`'s)."""
+        d, needed = self.deployment, self.alarms.rollback_window_seconds
+        field, watched = (("baking_seconds", d.baking_seconds) if d.strategy is Strategy.ALL_AT_ONCE
+                          else ("wait_seconds", d.wait_seconds))
+        if watched >= needed:
+            return []
+        label = "baking period" if d.strategy is Strategy.ALL_AT_ONCE else f"{d.strategy.value} wait"
+        return [Invalid(f"{field} {watched} is shorter than the rollback alarms can fire: the {label} must last "
+                        f"at least {self.alarms.evaluation_minutes} x 60 s (alarms.evaluation_minutes) + "
+                        f"{CLOUDWATCH_DELAY_MARGIN_SECONDS} s CloudWatch delay = {needed} s",
+                        f"set deployment.{field} to {needed} or more, or lower alarms.evaluation_minutes",
+                        f"deployment.{field}")]
 
     def _schedule_problems(self) -> list[Invalid]:
         schedules = self.autoscaling.schedules
@@ -296,12 +348,21 @@ class Environment(Strict):
     promote_after: ResourceName | None = Field(default=None, description="environment to promote through first")
     weights_bucket: str | None = Field(default=None, pattern=BUCKET_NAME.pattern)
     object_lock_days: PositiveInt = Field(default=365, le=36500)
+    # COMPLIANCE: no one, root included, can delete a weight version or shorten its retention
+    # before object_lock_days have passed; GOVERNANCE can be bypassed with s3:BypassGovernanceRetention.
+    object_lock_mode: Literal["governance", "compliance"] = "governance"
     notify: list[EmailStr] = Field(default_factory=list)
+    # Per model: the newest pinned versions that stay registered and exported (config/registry_retention.py).
+    keep_versions: PositiveInt = Field(default=10, le=190)
     endpoints: dict[ResourceName, Endpoint] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _production_rules(self) -> "Environment":
         if not self.production:
+            if self.object_lock_mode == "compliance":
+                raise Invalid("object_lock_mode compliance is for production environments: every weight version "
+                              f"would be undeletable by anyone, root included, for {self.object_lock_days} days",
+                              "remove object_lock_mode (governance), or set production: true", "object_lock_mode")
             return self
         problems = []
         if not self.require_approved_versions:

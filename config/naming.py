@@ -100,3 +100,13 @@ def lock_file(env: str, endpoint_id: str) -> str:
 def config_lock_file(env: str) -> str:
     """The lock every edit of environments/<env>.yaml takes in a checkout (history/.locks/<this>)."""
     return f"{env}.config.lock"
+
+
+# Keys that name a pinned version on what AWS holds: a registry package's CustomerMetadataProperties
+# and the tags of a Model built from the pin itself (stacks/constructs/pinned_model_package.py);
+# `promote`, `status` and `approve` read them back.
+PIN_MODEL, PIN_VERSION, PIN_MANIFEST = "pin-model", "pin-version", "pin-manifest-sha256"
+
+
+def pin_identity(model: str, version: str, manifest_sha256: str) -> dict[str, str]:
+    return {PIN_MODEL: model, PIN_VERSION: version, PIN_MANIFEST: manifest_sha256}

@@ -115,6 +115,14 @@ class Resources(Strict):
         default=4, description="full-length sequences the KV cache must hold at once")
 
 
+# Ends the registry's ApprovalDescription when `approve` moves a package to Approved from another status
+# (scripts/evaluation/approval.py). The "SageMaker Model Package State Change" event carries the package
+# as it now is, not its previous status, and fires on any update; the approval-dispatch rule
+# (stacks/constructs/approval_dispatch.py) matches this suffix, which CloudFormation's own updates
+# (the pin's description, without it) never carry.
+APPROVAL_TRANSITION_MARK = "[newly approved]"
+
+
 class Approval(Strict):
     status: ApprovalStatus = ApprovalStatus.PENDING
     by: str | None = None
@@ -133,12 +141,27 @@ class Approval(Strict):
             parts.append(f"evidence: {self.evidence}")
         return " ".join(parts)[:1000]
 
+    def transition_description(self) -> str:
+        """The ApprovalDescription of a move to Approved: the description, marked (at most 1000 characters)."""
+        return f"{self.description[:1000 - len(APPROVAL_TRANSITION_MARK) - 1]} {APPROVAL_TRANSITION_MARK}"
+
     @model_validator(mode="after")
     def _decided_by_someone(self) -> "Approval":
         if self.status is not ApprovalStatus.PENDING and (not self.by or not self.at):
             raise Invalid(f"status {self.status.value} without 'by' and 'at'",
                           "record who decided and when (python -m scripts approve does)")
         return self
+
+
+class RegistryContent(Strict):
+    """What a version's registry package holds beyond the pin's own fields, derived in code once, when
+    the version is pinned, and frozen here (schema 2): `InferenceSpecification` and the description are
+    create-only, so a package must stay a function of its pin alone (config/registry_content.py)."""
+
+    description: str = Field(min_length=1, max_length=1000)
+    environment: dict[EnvVarName, str] = Field(max_length=16, description="the container environment")
+    content_types: list[str] = Field(min_length=1, max_length=10)
+    instance_types: list[str] = Field(description="SupportedRealtimeInferenceInstanceTypes")
 
 
 class PinnedContent(Strict):
@@ -151,6 +174,7 @@ class PinnedContent(Strict):
     container: Container
     serving: Serving
     resources: Resources
+    registry: RegistryContent | None = None  # schema 2 (schema 1 pins derive it: config/registry_v1.py)
 
     @model_validator(mode="after")
     def _consistent(self) -> "PinnedContent":
@@ -165,17 +189,28 @@ class PinnedContent(Strict):
         return self
 
     def content_hash(self) -> str:
-        content = PinnedContent.model_fields.keys()
-        blob = json.dumps(self.model_dump(mode="json", include=set(content)),
+        content = set(PinnedContent.model_fields.keys())
+        if self.registry is None:  # schema 1: hashed as before the block existed
+            content.discard("registry")
+        blob = json.dumps(self.model_dump(mode="json", include=content),
                           sort_keys=True, separators=(",", ":"), ensure_ascii=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
 class Pin(PinnedContent):
-    schema_version: Literal[1] = 1
+    # 1: the registry content is derived by config/registry_v1.py (frozen); 2: the pin carries it (`registry`).
+    schema_version: Literal[1, 2] = 1
     description: str | None = None
     approval: Approval = Field(default_factory=Approval)
     manifest_sha256: Sha256
+
+    @model_validator(mode="after")
+    def _registry_by_schema(self) -> "Pin":
+        if (self.schema_version == 2) != (self.registry is not None):
+            raise Invalid(f"schema_version {self.schema_version} pins {'need' if self.schema_version == 2 else 'have no'} "
+                          "a registry block", "restore the file from git, or pin a new version with "
+                          "python -m scripts pin-weights", "registry")
+        return self
 
     @model_validator(mode="after")
     def _unchanged(self) -> "Pin":

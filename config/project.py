@@ -8,16 +8,17 @@ problem in every file.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
-from config.catalog import INSTANCES, SUPPORTED_FAMILY, GpuInstance
+from config.catalog import INSTANCES, SUPPORTED_FAMILY, GpuInstance, sagemaker_instance_types
 from config.environment import Endpoint, Environment
 from config.errors import Invalid, SpecError, SpecErrors
 from config.fit import gpu_fit
 from config.github import GitHub, load_github
 from config.loader import Loaded, load_model
 from config.pin import ApprovalStatus, Pin
+from config.registry_content import registry_content
+from config.registry_retention import limit_problem
 from config.serving_env import container_environment
 
 ENVIRONMENTS_DIR = "environments"
@@ -112,7 +113,8 @@ def _load_pins(root: Path, errors: list[SpecError]) -> tuple[dict, dict, set]:
                                        "keep one file per version"))
             continue
         try:
-            container_environment(pin)
+            if pin.registry is None:  # schema 1: its environment is derived (schema 2 carries it, checked)
+                container_environment(pin)
         except Invalid as exc:
             errors.append(loaded.error(("serving", "extra_env"), exc.problem, exc.fix))
         pins[pin.ref] = loaded
@@ -121,13 +123,19 @@ def _load_pins(root: Path, errors: list[SpecError]) -> tuple[dict, dict, set]:
 
 
 def check_environment(loaded: Loaded[Environment], env_names: set[str], pins: dict[tuple[str, str], Pin],
-                      broken_pins: frozenset | set = frozenset()) -> list[SpecError]:
-    """The checks that need the pins (and the other environments' names) as well as the config."""
+                      broken_pins: frozenset | set = frozenset(),
+                      without_rollback_alarms: frozenset[str] = frozenset()) -> list[SpecError]:
+    """The checks that need the pins (and the other environments' names) as well as the config.
+    `without_rollback_alarms`: endpoint keys deployed without alarm auto-rollback (a `rollback`'s
+    override), whose waits need not cover the alarms' window."""
     env = loaded.value
     errors: list[SpecError] = []
     if env.promote_after is not None and env.promote_after not in env_names - {env.name}:
         errors.append(loaded.error(("promote_after",), f"no other environment named '{env.promote_after}'",
                                    f"use one of: {', '.join(sorted(env_names - {env.name}))}"))
+    limit = limit_problem(env, pins)
+    if limit:
+        errors.append(loaded.error(("keep_versions",), *limit))
     for key, bucket in (("weights_bucket", env.weights_bucket_name), ("name", env.capture_bucket_name)):
         if len(bucket) > MAX_BUCKET_NAME:
             errors.append(loaded.error((key,), f"bucket name '{bucket}' is longer than S3's {MAX_BUCKET_NAME}",
@@ -140,6 +148,10 @@ def check_environment(loaded: Loaded[Environment], env_names: set[str], pins: di
                                        "shorten the endpoint key or the environment name"))
         errors += _check_instance(loaded, at, endpoint)
         errors += _check_shadow(loaded, at, endpoint, pins, broken_pins)
+        if name not in without_rollback_alarms:
+            # Here, not in the Endpoint model: a rollback's override deploys without alarm rollback.
+            errors += [loaded.error(at + tuple(p.field.split(".")), p.problem, p.fix)
+                       for p in endpoint.rollback_window_problems()]
         pin = pins.get((endpoint.model, endpoint.version))
         if (endpoint.model, endpoint.version) in broken_pins:
             continue
@@ -190,6 +202,18 @@ def _placement_problem(pin: Pin, instance: GpuInstance, label: str) -> tuple[str
     return None
 
 
+def _registered_type_problem(pin: Pin, instance_type: str) -> tuple[str, str] | None:
+    """The version's registry package lists the instance types it is meant for
+    (SupportedRealtimeInferenceInstanceTypes); the one an endpoint really uses must be among them."""
+    listed = registry_content(pin).instance_types
+    if instance_type in listed:
+        return None
+    return (f"{instance_type} is not among the instance types {pin.model}/{pin.version}'s registry package lists "
+            f"({', '.join(listed) or 'none'})",
+            "pin a new version (pin-weights; its package lists every GPU type the model fits, any family), or "
+            "use a listed type")
+
+
 def _check_instance(loaded: Loaded[Environment], at: tuple, endpoint: Endpoint) -> list[SpecError]:
     problem = _instance_problem(endpoint.instance_type, endpoint.allow_non_g5_instance)
     return [loaded.error(at + ("instance_type",), *problem)] if problem else []
@@ -219,7 +243,9 @@ def _check_shadow(loaded: Loaded[Environment], at: tuple, endpoint: Endpoint, pi
     instance = INSTANCES.get(instance_type)
     if instance is None:
         return []  # the endpoint's own instance_type error is reported already
-    placement = _placement_problem(pin, instance, f"shadow {pin.model}/{pin.version}")
+    allowed = _instance_problem(instance_type, endpoint.allow_non_g5_instance) is None  # else reported
+    placement = (_placement_problem(pin, instance, f"shadow {pin.model}/{pin.version}")
+                 or (_registered_type_problem(pin, instance_type) if allowed else None))
     return [loaded.error(where, *placement)] if placement else []
 
 
@@ -247,16 +273,10 @@ def _check_pin_on_endpoint(loaded: Loaded[Environment], at: tuple, endpoint: End
             f"{label} reserves at start-up (serving.gpu_memory_utilization), so the alarm would always fire",
             f"set alarms.gpu_memory_percent above {reserved:g}, e.g. {min(99, reserved + 5):g}"))
     instance = INSTANCES.get(endpoint.instance_type)
-    placement = _placement_problem(pin, instance, label) if instance else None  # unknown: _check_instance
+    allowed = _instance_problem(endpoint.instance_type, endpoint.allow_non_g5_instance) is None  # else reported
+    placement = ((_placement_problem(pin, instance, label)
+                  or (_registered_type_problem(pin, endpoint.instance_type) if allowed else None))
+                 if instance else None)  # unknown: _check_instance
     if placement:
         errors.append(loaded.error(at + ("instance_type",), *placement))
     return errors
-
-
-@lru_cache(maxsize=1)
-def sagemaker_instance_types() -> frozenset[str]:
-    """Instance types SageMaker hosting offers, from botocore's own service model."""
-    import botocore.session
-
-    model = botocore.session.get_session().get_service_model("sagemaker")
-    return frozenset(model.shape_for("ProductionVariantInstanceType").enum)

@@ -32,9 +32,15 @@ its docstring what it models:
   `resume_server()`: an outage, connections refused while state and clock go on),
   `on_stage()` hooks and `status_history()`.
 
+Also modelled: what SageMaker refuses (`moto_patches/sagemaker_rules.py`: a Model from an
+unapproved versioned package, rollback alarms the execution role cannot describe), endpoint
+instance quotas with Service Quotas answering for them (`quotas.py`,
+`moto_patches/servicequotas.py`, `set_quota()`), bucket policies judged with each request's
+condition keys (`moto_patches/s3.py`, `iam_policy.py`).
+
 Not modelled (a test/demo double, not AWS): alarm evaluation from metrics (alarms change
 only by `set_alarm_state`), MaximumExecutionTimeoutInSeconds, Deleting (deletes are
-immediate), instance-level health, capacity and quotas, the containers behind InvokeEndpoint
+immediate), instance-level health, capacity beyond quotas, the containers behind InvokeEndpoint
 (`responder` answers for them; `runtime_endpoint.py` is a fake container for load tests),
 scaling itself (scalable targets, policies and scheduled actions are registered from
 CloudFormation by `cfn_resources.py`, but nothing scales), and CloudFormation waiting for
@@ -72,7 +78,9 @@ _ACTIVE_LOCK = threading.Lock()
 
 def echo_responder(endpoint_name: str, version: str | None, payload: dict) -> dict:
     """LMI-style answer that echoes the end of the prompt (tests replace `emu.responder`)."""
-    return {"generated_text": str(payload.get("inputs", ""))[-64:]}
+    from scripts.evaluation.answers import request_text
+
+    return {"generated_text": request_text(payload)[-64:]}
 
 
 class AwsEmulator:
@@ -254,6 +262,15 @@ class AwsEmulator:
                 self._held_stacks[stack_name] = endpoint_name
             else:
                 self._held_stacks.pop(stack_name, None)
+
+    def set_quota(self, instance_type: str, instances: int) -> None:
+        """The account's Service Quotas value "<instance_type> for endpoint usage" (default:
+        localaws/quotas.py DEFAULT_INSTANCES); CreateEndpoint and UpdateEndpoint are held to it."""
+        self.endpoints.quotas.set(instance_type, instances)
+
+    def instances_in_use(self, instance_type: str) -> int:
+        """Instances of that type the account's endpoints run now (both fleets of an update, shadows)."""
+        return self.endpoints.instances_in_use().get(instance_type, 0)
 
     def on_stage(self, endpoint_name: str, stage_status: str, action: Callable[[AwsEmulator], None]) -> None:
         """Run `action(emulator)` once, the first time an update of that endpoint is seen in a

@@ -16,10 +16,12 @@ an endpoint there, and it models:
   package's ImageDigest, or the model's image), PendingDeploymentSummary while
   Updating, LastDeploymentConfig;
 - SageMaker refuses an instance-type change of a variant registered with Application
-  Auto Scaling, as AWS does.
+  Auto Scaling, as AWS does;
+- endpoint instance quotas (`quotas.py`): a create or an update (both fleets and any shadow)
+  above the account's quota for an instance type is refused with ResourceLimitExceeded.
 
 Not modelled: MaximumExecutionTimeoutInSeconds, Deleting (deletes are immediate),
-instance-level health, capacity and quotas. Update failures end `Failed` here; real
+instance-level health, capacity (beyond quotas). Update failures end `Failed` here; real
 SageMaker usually returns a blue/green update that failed to InService on the old fleet
 with a FailureReason.
 """
@@ -33,7 +35,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from config.naming import PIN_VERSION
 from localaws.bluegreen import SimClock, Stage, Timings, blue_green_stages
+from localaws.quotas import QuotaBook, fleet
 from localaws.moto_backends import (
     alarm_state,
     autoscaled,
@@ -102,6 +106,7 @@ class EndpointSimulator:
         self._stuck: set[str] | None = set()  # endpoint names; None = all
         self._fail_next: dict[str, str] = {}
         self._stage_hooks: list[tuple[str, str, Callable[[], None]]] = []
+        self.quotas = QuotaBook(account_id, region)
 
     # ----- faults and hooks (AwsEmulator's control API)
     def stick_updates(self, endpoint_name: str | None, stuck: bool) -> None:
@@ -203,16 +208,21 @@ class EndpointSimulator:
             return sim.config_name if sim is not None else None
 
     def live_version(self, endpoint_name: str) -> str | None:
-        """The `pin-version` of the model package the live (blue) fleet serves."""
+        """The `pin-version` the live (blue) fleet serves: its model package's, or the tag of a model
+        built from the pin (stacks/constructs/llm_endpoint.py)."""
         with self._lock:
             sim = self._sims.get(endpoint_name)
             if sim is None or not sim.variants:
                 return None
             backend = sagemaker_backend(self.account_id, self.region)
             model = backend._models.get(sim.variants[0].get("ModelName"))
-            name = (model.primary_container or {}).get("ModelPackageName") if model else None
-            package = model_package(backend, name) if name else None
-            return ((package.customer_metadata_properties or {}).get("pin-version")) if package else None
+            if model is None:
+                return None
+            name = (model.primary_container or {}).get("ModelPackageName")
+            if not name:
+                return next((t["Value"] for t in model.tags or [] if t.get("Key") == PIN_VERSION), None)
+            package = model_package(backend, name)
+            return ((package.customer_metadata_properties or {}).get(PIN_VERSION)) if package else None
 
     def serving_version(self, endpoint_name: str) -> str | None:
         """The live version of an endpoint that can answer InvokeEndpoint now, else ValidationError."""
@@ -223,6 +233,39 @@ class EndpointSimulator:
                 raise validation_error(f"Endpoint {endpoint_name} of account {self.account_id} not found."
                                        if sim is None else f"Endpoint {endpoint_name} is {sim.status}, not InService.")
             return self.live_version(endpoint_name)
+
+    # ----- instance quotas
+    def _shadow_fleet(self, config_name: str):
+        config = sagemaker_backend(self.account_id, self.region).endpoint_configs.get(config_name)
+        return fleet(getattr(config, "shadow_production_variants", None) or [])
+
+    def instances_in_use(self):
+        """Instances per type that the account's endpoints run now: live fleets, fleets being deployed, shadows."""
+        with self._lock:
+            used = fleet([])
+            for sim in self._sims.values():
+                if sim.status == "Failed":
+                    continue
+                used += fleet(sim.variants) + self._shadow_fleet(sim.config_name)
+                if sim.pending is not None:
+                    used += fleet(sim.pending.variants) + self._shadow_fleet(sim.pending.config_name)
+            return used
+
+    def refuse_over_quota(self, config_name: str, variants: list[dict] | None = None) -> None:
+        """ResourceLimitExceeded when the config's fleet (`variants`: as deployed, if not the config's own)
+        and its shadow would not fit the account's quotas next to what already runs."""
+        config = sagemaker_backend(self.account_id, self.region).endpoint_configs.get(config_name)
+        if config is None:
+            return  # moto answers the missing config itself
+        self.quotas.refuse_if_exceeded(self.instances_in_use(), fleet(variants if variants is not None else
+                                                                      config.production_variants)
+                                       + self._shadow_fleet(config_name))
+
+    def retained_deployment_config(self, name: str, retain: bool) -> dict | None:
+        """The DeploymentConfig an UpdateEndpoint without one runs under (RetainDeploymentConfig)."""
+        with self._lock:
+            sim = self._sims.get(name)
+            return sim.last_deployment_config if retain and sim is not None else None
 
     # ----- CreateEndpoint, UpdateEndpoint, DescribeEndpoint, DeleteEndpoint
     def create(self, name: str, config_name: str, variants: list[dict], deployment_config: dict | None) -> None:
@@ -271,6 +314,8 @@ class EndpointSimulator:
                         variant["InitialInstanceCount"] = old["InitialInstanceCount"]
                     if "DesiredWeight" not in excluded and "InitialVariantWeight" in old:
                         variant["InitialVariantWeight"] = old["InitialVariantWeight"]
+            # Blue/green: the new fleet comes up at full size while the old one still runs.
+            self.refuse_over_quota(config_name, variants)
             if deployment_config is None and retain_deployment_config:
                 deployment_config = sim.last_deployment_config
             alarms = [a["AlarmName"] for a in ((deployment_config or {}).get("AutoRollbackConfiguration") or {}).get("Alarms", [])]

@@ -28,6 +28,7 @@ from typing import Callable
 from config import naming
 from localaws.emulator import AwsEmulator, SimClock, Timings
 from scripts.lib import cdk
+from scripts.evaluation.answers import request_text
 from scripts.lib.repo import INPUTS, copy_inputs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -149,7 +150,7 @@ class Lab:
         its test); `self.broken_versions` answer nonsense, like a bad version would."""
         if version in self.broken_versions:
             return {"generated_text": "I'm sorry, I can't help with that."}
-        prompt = str(payload.get("inputs", ""))
+        prompt = request_text(payload)  # chat (messages) or generate (inputs) route
         for text, label in self._smoke_answers().items():
             if text in prompt:
                 return {"generated_text": label}
@@ -224,5 +225,5 @@ def seed_images(account: str, pins: list) -> None:
 def upload_standins(s3, bucket: str, pins: list) -> None:
     for pin in pins:
         for f in pin.weights.files:
-            s3.put_object(Bucket=bucket, Key=pin.weights.prefix + f.path,
+            s3.put_object(Bucket=bucket, Key=pin.weights.prefix + f.path, IfNoneMatch="*",
                           Body=_standin_bytes(pin.model, pin.version, f.path), ChecksumAlgorithm="SHA256")

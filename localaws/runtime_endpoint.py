@@ -1,17 +1,41 @@
-"""A fake SageMaker runtime endpoint: InvokeEndpoint over loopback HTTP.
+"""A fake SageMaker runtime endpoint: InvokeEndpoint over loopback HTTP, in front of a fake LMI or TGI.
 
-boto3's `sagemaker-runtime` client talks to it with `endpoint_url=fake.url`.
-It models what evaluation and load tests need and nothing more:
+boto3's `sagemaker-runtime` client talks to it with `endpoint_url=fake.url`. `answer(endpoint,
+request)` is the model: it returns the text the model generates (the fake wraps it the way the
+container does), or a dict/list sent as the body unchanged (a broken container).
 
-- latency: each request holds one of `capacity` slots for `latency_s`; requests
-  beyond capacity queue, so throughput saturates at capacity / latency and
-  latency rises past that knee, as on a real instance with a fixed batch size;
-- faults: a fraction of requests answer 429 ThrottlingException or 424 ModelError;
-- answers: `answer(endpoint, payload) -> dict`, by default an LMI-style
-  `{"generated_text": ...}` echo.
+What it answers, and where that comes from:
 
-Not modelled: SigV4 (ignored), streaming responses, async inference, payload
-size limits, the 60 s timeout, per-variant routing (one variant, `primary`).
+- LMI (`container="lmi"`, djl-serving 0.31 `djl_python/output_formatter.py`): a body with
+  `messages` gets `_json_chat_output_formatter`'s `chat.completion` (finish_reason `eos_token` or
+  `length` from `rolling_batch_vllm_utils.FINISH_REASON_MAPPER`, `usage`); a body with `inputs`
+  gets `_json_output_formatter`'s `{"generated_text", "details"}` (details only with
+  `details: true`: finish_reason, generated_tokens, inputs, tokens; `prefill` with
+  `decoder_input_details`), wrapped in a list with `tgi_compat` (OPTION_TGI_COMPAT), the prompt in
+  front only with `return_full_text: true`. Queue full: `throttle_status` (503 by default,
+  `ConfigManager.getThrottleErrorHttpCode`) with `{"code", "type": "WlmCapacityException",
+  "message"}` (`NettyUtils.sendError`, `WorkLoadManager`).
+- TGI (`container="tgi"`, router `src/server.rs`, `src/sagemaker.rs`, `src/lib.rs`): `/invocations`
+  takes `inputs` (compat_generate: a one-element list; `return_full_text` defaults to true because
+  weights from /opt/ml/model have no Hub pipeline_tag, so the prompt comes back in front unless
+  the request says false) and, from 2.4.0, `messages` (ChatCompletion: `id` "", `object`
+  `chat.completion`, `system_fingerprint`, `usage`); before 2.4.0 a `messages` body is refused
+  with 422 (no `inputs`). `temperature` 0 on `inputs` is a 422 validation error. Overloaded: 429
+  `{"error": "Model is overloaded", "error_type": "overloaded"}`; a failed generation 424.
+- SageMaker around both (botocore's sagemaker-runtime model, InvokeEndpoint): a container's
+  non-2xx becomes `ModelError` (424) with `OriginalStatusCode`, `OriginalMessage`,
+  `LogStreamArn` and SageMaker's "Received client/server error (N) from primary with message"
+  text; its own throttling is `ThrottlingException` (400, Common Errors) and
+  `ModelNotReadyException` (429). Success carries `X-Amzn-Invoked-Production-Variant`.
+
+Faults are drawn per request: `throttle_rate` (SageMaker throttles), `not_ready_rate`,
+`overload_rate` (the container's queue is full), `error_rate` (the generation fails).
+Latency: each request holds one of `capacity` slots for `latency_s`, so throughput saturates
+at capacity / latency like a fixed batch. Token counts are whitespace words (a real container
+counts with the model's tokenizer).
+
+Not modelled: SigV4 (ignored), streaming, async inference, payload limits, the 60 s timeout,
+per-variant routing (one variant, `primary`), chat templates (the model sees the messages).
 """
 
 from __future__ import annotations
@@ -26,22 +50,46 @@ from http.server import BaseHTTPRequestHandler
 from urllib.parse import unquote
 
 from localaws.loopback import LoopbackServer, reply_json
+from scripts.evaluation.answers import request_text
 
-Answer = Callable[[str, dict], dict]
+Answer = Callable[[str, dict], "str | dict | list"]
+ACCOUNT = "111111111111"
+REGION = "us-east-1"
 
 
-def echo_answer(endpoint: str, payload: dict) -> dict:
-    return {"generated_text": str(payload.get("inputs", ""))[-64:]}
+def echo_answer(endpoint: str, request: dict) -> str:
+    return request_text(request)[-64:]
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+class ContainerError(Exception):
+    """A container's non-2xx answer, as its body's bytes: TGI's axum JSON is compact, djl-serving's
+    Gson is pretty-printed (the indented bodies quoted in SageMaker's ModelError messages)."""
+
+    def __init__(self, status: int, body: dict | str, pretty: bool = False):
+        super().__init__(status)
+        self.status = status
+        self.text = body if isinstance(body, str) else json.dumps(body, indent=2 if pretty else None,
+                                                                  separators=None if pretty else (",", ":"))
 
 
 @dataclass
 class FakeRuntimeEndpoint(LoopbackServer):
     thread_name = "fake-runtime"
 
+    container: str = "lmi"  # "lmi" | "tgi"
+    version: str | None = None  # default: LMI 0.31.0, TGI 2.4.0 (the example pins)
+    tgi_compat: bool = False  # LMI's OPTION_TGI_COMPAT
+    throttle_status: int = 503  # LMI's SERVING_THROTTLE_ERROR_HTTP_CODE
     latency_s: float = 0.05
     capacity: int = 1_000_000  # concurrent requests served without queueing
     error_rate: float = 0.0
     throttle_rate: float = 0.0
+    overload_rate: float = 0.0
+    not_ready_rate: float = 0.0
     answer: Answer = echo_answer
     seed: int = 7
     requests: int = 0
@@ -54,12 +102,12 @@ class FakeRuntimeEndpoint(LoopbackServer):
         self._slots = threading.BoundedSemaphore(self.capacity) if self.capacity < 1_000_000 else None
         self._random = random.Random(self.seed)
         self._lock = threading.Lock()
+        self.version = self.version or ("2.4.0" if self.container == "tgi" else "0.31.0")
 
     @property
     def url(self) -> str:
         return self.base_url
 
-    # -- behaviour -------------------------------------------------------
     def _draw(self) -> float:
         with self._lock:
             self.requests += 1
@@ -67,21 +115,36 @@ class FakeRuntimeEndpoint(LoopbackServer):
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         parts = request.path.strip("/").split("/")
-        length = int(request.headers.get("Content-Length") or 0)
-        raw = request.rfile.read(length)
+        raw = request.rfile.read(int(request.headers.get("Content-Length") or 0))
         if len(parts) != 3 or parts[0] != "endpoints" or parts[2] != "invocations":
-            return _reply(request, 404, {"message": f"unknown path {request.path}"})
+            return _aws_error(request, 404, "UnknownOperationException", f"unknown path {request.path}")
         endpoint = unquote(parts[1])
-        try:
-            payload = json.loads(raw or b"{}")
-        except json.JSONDecodeError:
-            return _reply(request, 400, {"message": "body is not JSON"}, "ValidationError")
-        if self.record_bodies:
-            with self._lock:
-                self.bodies.append(payload)
         draw = self._draw()
         if draw < self.throttle_rate:
-            return _reply(request, 429, {"message": "Rate exceeded"}, "ThrottlingException")
+            return _aws_error(request, 400, "ThrottlingException", "Rate exceeded")
+        if draw < self.throttle_rate + self.not_ready_rate:
+            return _aws_error(request, 429, "ModelNotReadyException", "Model is not ready: try again later")
+        self._serve()
+        try:
+            payload = json.loads(raw or b"{}")
+            if not isinstance(payload, dict):
+                raise ValueError("not an object")
+            if self.record_bodies:
+                with self._lock:
+                    self.bodies.append(payload)
+            overloaded = self.throttle_rate + self.not_ready_rate + self.overload_rate
+            if draw < overloaded:
+                raise self._overloaded(endpoint)
+            if draw < overloaded + self.error_rate:
+                raise self._failed()
+            body = self._respond(endpoint, payload)
+        except ContainerError as exc:
+            return _model_error(request, endpoint, exc)
+        except ValueError as exc:
+            return _model_error(request, endpoint, self._bad_request(str(exc)))
+        reply_json(request, 200, body, {"X-Amzn-Invoked-Production-Variant": "primary"})
+
+    def _serve(self) -> None:
         if self._slots:
             self._slots.acquire()
         try:
@@ -94,16 +157,106 @@ class FakeRuntimeEndpoint(LoopbackServer):
                 self.in_service -= 1
             if self._slots:
                 self._slots.release()
-        if draw < self.throttle_rate + self.error_rate:
-            return _reply(request, 424, {"ErrorCode": "CLIENT_ERROR_FROM_MODEL", "OriginalStatusCode": 500,
-                                         "Message": "Received server error (500) from primary", "OriginalMessage": "boom"},
-                          "ModelError")
-        _reply(request, 200, self.answer(endpoint, payload), variant="primary")
+
+    # -- the container -----------------------------------------------------
+    def _respond(self, endpoint: str, payload: dict):
+        text = self.answer(endpoint, payload)
+        if not isinstance(text, str):
+            return text  # a broken container: sent as it is
+        tgi = self.container == "tgi"
+        if "messages" in payload:
+            if tgi and _version(self.version) < (2, 4, 0):
+                # axum's Json rejection of a CompatGenerateRequest without `inputs`
+                raise ContainerError(422, "Failed to deserialize the JSON body into the target type: missing "
+                                          "field `inputs` at line 1 column 2")
+            return self._chat(payload, text)
+        if "inputs" not in payload:
+            raise ValueError("no inputs and no messages")
+        return self._generate(payload, text)
+
+    def _chat(self, payload: dict, text: str) -> dict:
+        limit = payload.get("max_tokens") or (100 if self.container == "tgi" else 30)
+        words = text.split()
+        cut = len(words) > limit
+        text = " ".join(words[:limit]) if cut else text
+        prompt = sum(_words(str(m.get("content", ""))) + 1 for m in payload["messages"] if isinstance(m, dict))
+        usage = {"prompt_tokens": prompt, "completion_tokens": len(text.split()),
+                 "total_tokens": prompt + len(text.split())}
+        if self.container == "tgi":  # src/lib.rs ChatCompletion::new, CompletionType tag "object"
+            return {"object": "chat.completion", "id": "", "created": int(time.time()), "model": "/opt/ml/model",
+                    "system_fingerprint": f"{self.version}-sha-0000000",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": None,
+                                 "finish_reason": "length" if cut else "stop"}], "usage": usage}
+        return {"id": f"chatcmpl-{id(payload)}", "object": "chat.completion", "created": int(time.time()),
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": None,
+                             "finish_reason": "length" if cut else "eos_token"}], "usage": usage}
+
+    def _generate(self, payload: dict, text: str):
+        parameters = payload.get("parameters") or {}
+        inputs = str(payload["inputs"])
+        tgi = self.container == "tgi"
+        temperature = parameters.get("temperature")
+        if tgi and temperature is not None and temperature <= 0:
+            raise ContainerError(422, {"error": "Input validation error: `temperature` must be strictly positive",
+                                       "error_type": "validation"})
+        limit = parameters.get("max_new_tokens") or (100 if tgi else 30)
+        words = text.split()[:limit]
+        full = parameters.get("return_full_text", True if tgi else False)
+        answer = {"generated_text": (inputs if full else "") + (" ".join(words) if len(text.split()) > limit
+                                                                 else text)}
+        if parameters.get("details", self.tgi_compat and not tgi):
+            # Token.as_dict {id, text, log_prob} / as_tgi_dict {id, text, logprob} (djl request_io.py);
+            # TGI's Token {id, text, logprob, special} (src/lib.rs)
+            logprob = "logprob" if tgi or self.tgi_compat else "log_prob"
+            tokens = [{"id": 1000 + i, "text": w, logprob: -0.01, **({"special": False} if tgi else {})}
+                      for i, w in enumerate(words)]
+            details = {"finish_reason": "length" if len(text.split()) > limit else "eos_token",
+                       "generated_tokens": len(words)}
+            if tgi:
+                details.update(seed=None, prefill=[], tokens=tokens)
+            else:
+                details.update(inputs=inputs, tokens=tokens)
+            if parameters.get("decoder_input_details"):
+                details["prefill"] = [{"id": 2000 + i, "text": w, logprob: None} for i, w in enumerate(inputs.split())]
+            answer["details"] = details
+        return [answer] if tgi or self.tgi_compat else answer
+
+    def _overloaded(self, endpoint: str) -> ContainerError:
+        if self.container == "tgi":
+            return ContainerError(429, {"error": "Model is overloaded", "error_type": "overloaded"})
+        return ContainerError(self.throttle_status, {"code": self.throttle_status, "type": "WlmCapacityException",
+                                                     "message": f"Worker queue capacity exceeded for model: {endpoint}"},
+                              pretty=True)
+
+    def _failed(self) -> ContainerError:
+        if self.container == "tgi":
+            return ContainerError(424, {"error": "Request failed during generation: CUDA error",
+                                        "error_type": "generation"})
+        return ContainerError(500, {"code": 500, "type": "EngineException", "message": "CUDA error"}, pretty=True)
+
+    def _bad_request(self, why: str) -> ContainerError:
+        if self.container == "tgi":
+            return ContainerError(422, f"Failed to deserialize the JSON body into the target type: {why}")
+        return ContainerError(400, {"code": 400, "type": "BadRequestException", "message": f"Invalid input: {why}"},
+                              pretty=True)
 
 
-def _reply(request: BaseHTTPRequestHandler, status: int, body: dict, error_type: str | None = None,
-           variant: str | None = None) -> None:
-    headers = {"x-amzn-ErrorType": error_type} if error_type else {}
-    if variant:
-        headers["X-Amzn-Invoked-Production-Variant"] = variant
-    reply_json(request, status, body, headers)
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in (text.split("-")[0].split(".") + ["0", "0"])[:3] if x.isdigit())
+
+
+def _aws_error(request: BaseHTTPRequestHandler, status: int, code: str, message: str) -> None:
+    reply_json(request, status, {"message": message}, {"x-amzn-ErrorType": code})
+
+
+def _model_error(request: BaseHTTPRequestHandler, endpoint: str, error: ContainerError) -> None:
+    original = error.text
+    kind = "client" if error.status < 500 else "server"
+    log_group = f"/aws/sagemaker/Endpoints/{endpoint}"
+    body = {"ErrorCode": "CLIENT_ERROR_FROM_MODEL" if kind == "client" else "INTERNAL_FAILURE_FROM_MODEL",
+            "LogStreamArn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{log_group}",
+            "Message": f'Received {kind} error ({error.status}) from primary with message "{original}". See '
+                       f"https://{REGION}.console.aws.amazon.com/cloudwatch/home?region={REGION}#logEventViewer:"
+                       f"group={log_group} in account {ACCOUNT} for more information.",
+            "OriginalMessage": original, "OriginalStatusCode": error.status}
+    reply_json(request, 424, body, {"x-amzn-ErrorType": "ModelError"})

@@ -20,6 +20,7 @@ COMMANDS = {
     "validate": "Validate environment configs and pin manifests.",
     "synth": "Validate, synthesize every environment into cdk.out/ and print the review summary.",
     "summary": "Print the review summary of a synthesized cloud assembly.",
+    "deploy": "Deploy one environment: synthesize, refuse unverified serving pins, then cdk deploy.",
     "review": "Compare two synthesized assemblies (base, head): what changes per stack, as markdown.",
     "pin-weights": "Hash and upload a model snapshot, and write its pin manifest.",
     "pin-image": "Resolve the serving image per region to a digest and pin it.",

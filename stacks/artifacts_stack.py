@@ -1,7 +1,9 @@
 """ArtifactsStack: per environment, the key, the buckets and the Model Registry.
 
-Every pinned version of every model the environment serves is registered,
-not only the live one, so a promotion changes only the endpoint stack.
+The versions the environment keeps (config/registry_retention.py: live, shadow and the newest
+`keep_versions` per model) are registered and exported, not only the live one, so a promotion
+changes only the endpoint stack; a retired version leaves the template and its package stays
+in the registry (DeletionPolicy Retain).
 """
 
 from __future__ import annotations
@@ -12,14 +14,13 @@ from aws_cdk import Stack, Tags
 from constructs import Construct
 
 from config import naming
-from config.catalog import G5_TYPES
 from config.environment import Environment
-from config.fit import gpu_fit
 from config.pin import Pin
-from config.serving_env import container_environment
+from config.registry_content import registry_content
 from stacks.constructs.access_log_bucket import AccessLogBucket, AccessLogBucketProps
 from stacks.constructs.environment_key import EnvironmentKey, EnvironmentKeyProps
 from stacks.constructs.model_package_group import ModelPackageGroup, ModelPackageGroupProps
+from stacks.constructs.nag import CONTROL_TOWER, suppress
 from stacks.constructs.pinned_model_package import PinnedModelPackage, PinnedModelPackageProps
 from stacks.constructs.secure_bucket import SecureBucket, SecureBucketProps
 
@@ -29,7 +30,7 @@ CAPTURE_EXPIRY_DAYS = 90
 @dataclass(frozen=True)
 class ArtifactsStackProps:
     environment: Environment
-    pins: list[Pin]  # every pinned version of the models the environment serves
+    pins: list[Pin]  # the versions it registers: config/registry_retention.py registered_pins
 
 
 class ArtifactsStack(Stack):
@@ -42,10 +43,14 @@ class ArtifactsStack(Stack):
         logs = AccessLogBucket(self, "AccessLogs", AccessLogBucketProps()).bucket
         self.weights_bucket = SecureBucket(self, "Weights", SecureBucketProps(
             kms_key=self.kms_key, access_logs=logs, access_log_prefix="weights/",
-            bucket_name=env.weights_bucket_name, object_lock_days=env.object_lock_days)).bucket
+            bucket_name=env.weights_bucket_name, object_lock_days=env.object_lock_days,
+            object_lock_mode=env.object_lock_mode.upper(), immutable_objects=True)).bucket
         self.capture_bucket = SecureBucket(self, "DataCapture", SecureBucketProps(
             kms_key=self.kms_key, access_logs=logs, access_log_prefix="data-capture/",
             bucket_name=env.capture_bucket_name, expire_days=CAPTURE_EXPIRY_DAYS)).bucket
+        suppress(self.capture_bucket, {f"{CONTROL_TOWER}::s3_bucket_object_lock_enabled_check": (
+            f"Captured requests and answers may hold user data that must be deletable, and expire after "
+            f"{CAPTURE_EXPIRY_DAYS} days: Object Lock would keep them")})
 
         self.groups: dict[str, ModelPackageGroup] = {}
         self.packages: dict[tuple[str, str], PinnedModelPackage] = {}
@@ -59,9 +64,7 @@ class ArtifactsStack(Stack):
             self.packages[pin.ref] = PinnedModelPackage(
                 self, f"Package-{pin.model}-{pin.version}", PinnedModelPackageProps(
                     pin=pin, group=group, region=env.region, weights_bucket_name=env.weights_bucket_name,
-                    environment=container_environment(pin),
-                    instance_types=[i.name for i in G5_TYPES
-                                    if i.gpus == pin.serving.tensor_parallel_degree and gpu_fit(pin, i).fits]))
+                    content=registry_content(pin)))
             # Export every version's ARN, live or not: a promotion then only switches which
             # export the endpoint stack imports, and never removes one still in use.
             self.export_value(self.packages[pin.ref].arn)

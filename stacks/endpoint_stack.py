@@ -56,24 +56,28 @@ class EndpointStack(Stack):
         if shadow_pin is not None:
             Tags.of(self).add("shadow-version", shadow_pin.version)
             shadow = ShadowVariant(
-                variant_name=SHADOW_VARIANT_NAME, model_package_arn=artifacts.packages[shadow_pin.ref].arn,
+                variant_name=SHADOW_VARIANT_NAME, model=artifacts.packages[shadow_pin.ref].model_source(),
                 instance_type=endpoint.shadow_instance_type or endpoint.instance_type,
                 initial_instance_count=endpoint.instances.initial)
 
-        role = EndpointExecutionRole(self, "ExecutionRole", EndpointExecutionRoleProps(
-            endpoint_name=name, weights_bucket_name=env.weights_bucket_name, model_prefix=f"{pin.model}/",
-            image_registry=registry, image_repository=repository, kms_key=artifacts.kms_key,
-            capture_bucket_name=env.capture_bucket_name if endpoint.data_capture_percent else None,
-            capture_prefix=capture_prefix, in_vpc=bool(endpoint.network.subnet_ids),
-            extra_images=(shadow_pin.container.repository_of(env.region),) if shadow_pin else ()))
         topic = AlarmTopic(self, "AlarmTopic", AlarmTopicProps(
             name=name, kms_key=artifacts.kms_key, emails=tuple(sorted(set(env.notify) | set(endpoint.notify))))).topic
         self.alarms = EndpointAlarms(self, "Alarms", EndpointAlarmsProps(
             endpoint_name=name, variant_name=VARIANT_NAME,
             gpus_per_instance=INSTANCES[endpoint.instance_type].gpus,
             thresholds=endpoint.alarms, topic=topic))
+        role = EndpointExecutionRole(self, "ExecutionRole", EndpointExecutionRoleProps(
+            endpoint_name=name, weights_bucket_name=env.weights_bucket_name, model_prefix=f"{pin.model}/",
+            image_registry=registry, image_repository=repository, kms_key=artifacts.kms_key,
+            capture_bucket_name=env.capture_bucket_name if endpoint.data_capture_percent else None,
+            capture_prefix=capture_prefix,
+            extra_images=(shadow_pin.container.repository_of(env.region),) if shadow_pin else (),
+            # Every rollback alarm, also for `rollback`'s deployment (which has none): the role stays
+            # the same across deployments, so the next promotion finds it ready.
+            rollback_alarm_names=tuple(self.alarms.rollback_alarm_names),
+            subnet_ids=tuple(endpoint.network.subnet_ids), security_group_ids=tuple(endpoint.network.security_group_ids)))
         self.endpoint = LlmEndpoint(self, "Endpoint", LlmEndpointProps(
-            endpoint_name=name, variant_name=VARIANT_NAME, model_package_arn=package.arn,
+            endpoint_name=name, variant_name=VARIANT_NAME, model=package.model_source(),
             role=role.role, role_policy=role.policy,
             instance_type=endpoint.instance_type, initial_instance_count=endpoint.instances.initial,
             startup_timeout_seconds=endpoint.timeouts.container_startup_seconds,

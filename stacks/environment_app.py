@@ -18,7 +18,9 @@ from cdk_nag import AwsSolutionsChecks
 from config import naming
 from config.deploy_override import CONTEXT_KEY, apply_overrides, overrides_from_context
 from config.project import Project
+from config.registry_retention import registered_pins
 from stacks.artifacts_stack import ArtifactsStack, ArtifactsStackProps
+from stacks.control_tower_rules import ControlTowerRules
 from stacks.endpoint_stack import EndpointStack, EndpointStackProps
 from stacks.github_deploy_stack import GitHubDeployStack, GitHubDeployStackProps
 
@@ -39,7 +41,8 @@ def build(app: App, project: Project) -> App:
         models = {e.model for e in env.endpoints.values()}
         pins = [p for p in project.pins.values() if p.model in models]
         artifacts = ArtifactsStack(
-            app, naming.artifacts_stack(env.name), ArtifactsStackProps(environment=env, pins=pins), env=target,
+            app, naming.artifacts_stack(env.name),
+            ArtifactsStackProps(environment=env, pins=registered_pins(env, project.pins)), env=target,
             description=f"Pinned Llama weights, keys and Model Registry ({env.name})")
         for endpoint_id, endpoint in env.endpoints.items():
             override = overrides.for_endpoint(env.name, endpoint_id)
@@ -55,8 +58,10 @@ def build(app: App, project: Project) -> App:
             GitHubDeployStack(app, naming.github_deploy_stack(env.name), GitHubDeployStackProps(
                 environment=env, github=project.github, pins=pins), env=target,
                 description=f"GitHub Actions OIDC deploy role ({env.name})")
-    # cdk-nag v3 is a policy-validation plugin: findings fail `cdk synth` and land in
-    # cdk.out/policy-validation-report.json.
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True, write_suppressions_to_cloud_formation=True))
+    # cdk-nag v3 and AWS Control Tower's proactive controls (cfn-guard rules, with the guard binary
+    # their package ships: stacks/control_tower_rules.py) are policy-validation plugins: findings fail `cdk synth` and land in
+    # cdk.out/validation-report.json. Acknowledgments with their reasons: stacks/constructs/nag.py.
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True, write_suppressions_to_cloud_formation=True),
+                                    ControlTowerRules())
     return app
 

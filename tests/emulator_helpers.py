@@ -22,9 +22,28 @@ NO_RETRIES = Config(retries={"max_attempts": 0, "mode": "standard"})
 TIMINGS = Timings(create_s=60, provision_s=60, rollback_s=30, wait_scale=0.01)
 
 
+# The execution role ROLE names: it may read every alarm, as a role must that runs under
+# AutoRollbackConfiguration (localaws/moto_patches/sagemaker_rules.py refuses it otherwise).
+READ_ALARMS = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "cloudwatch:DescribeAlarms", "Resource": "arn:aws:cloudwatch:*:*:alarm:*"}]}
+TRUST_SAGEMAKER = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+
+
+def create_role(emulator, name: str = "exec", policy: dict | None = READ_ALARMS) -> str:
+    import json
+
+    iam = emulator.client("iam")
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST_SAGEMAKER))["Role"]["Arn"]
+    if policy is not None:
+        iam.put_role_policy(RoleName=name, PolicyName="policy", PolicyDocument=json.dumps(policy))
+    return arn
+
+
 @pytest.fixture
 def emu():
     with AwsEmulator(timings=TIMINGS) as emulator:
+        assert create_role(emulator) == ROLE
         clients: list = []
 
         def client(service, **kwargs):

@@ -26,7 +26,7 @@ ENDPOINT_BLOCK = """
     instance_type: ml.g5.xlarge
     instances: {{initial: 2, min: 2, max: 4}}
     autoscaling: {{metric: concurrent-requests, target: 8}}
-    deployment: {{strategy: canary, canary_size: {{type: capacity-percent, value: 50}}, wait_seconds: 120, baking_seconds: 120}}
+    deployment: {{strategy: canary, canary_size: {{type: capacity-percent, value: 50}}, wait_seconds: 300, baking_seconds: 300}}
     evaluation: *intent-eval
     smoke_test: *intent-smoke
 """

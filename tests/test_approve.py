@@ -10,6 +10,7 @@ from evaluation_helpers import env, run_cli, utterance, write_dataset  # noqa: F
 
 from localaws.openai_compatible import FakeOpenAI
 from localaws.runtime_endpoint import FakeRuntimeEndpoint
+from scripts.evaluation.answers import request_text
 
 MODEL = "llama-3-2-3b-instruct"
 PIN = f"model_artifacts/{MODEL}/v2.yaml"
@@ -100,6 +101,7 @@ def test_approval_is_recorded_in_the_pin_only_and_in_the_registry(env, pending, 
     v2 = sm.describe_model_package(ModelPackageName=arns["v2"])
     assert v2["ModelApprovalStatus"] == "Approved"
     assert v2["ApprovalDescription"].startswith("Approved by ana@example.com at ")
+    assert v2["ApprovalDescription"].endswith(" [newly approved]")  # the approval-dispatch rule fires on this
     assert v2["CustomerMetadataProperties"]["pin-version"] == "v2"  # left as the stack set it
     assert sm.describe_model_package(ModelPackageName=arns["v1"])["ModelApprovalStatus"] == "PendingManualApproval"
     assert result.result()["registry"]["arn"] == arns["v2"]
@@ -179,7 +181,7 @@ def test_evaluate_then_approve_end_to_end(env, pending, registry, tmp_path, monk
         return "cancel_order" if "cancel" in text else "check_order_status"
 
     monkeypatch.setattr("scripts.evaluation.report.confusion_png", lambda report, path: path.write_bytes(b""))
-    with FakeRuntimeEndpoint(latency_s=0, answer=lambda e, p: {"generated_text": label(utterance(p["inputs"]))}) \
+    with FakeRuntimeEndpoint(latency_s=0, answer=lambda e, p: label(utterance(request_text(p)))) \
             as fake, FakeOpenAI(answer=lambda m, msgs: label(msgs[-1]["content"])) as openai:
         monkeypatch.setenv("OPENAI_BASE_URL", openai.url)
         monkeypatch.setenv("OPENAI_API_KEY", openai.api_key)
@@ -192,3 +194,26 @@ def test_evaluate_then_approve_end_to_end(env, pending, registry, tmp_path, monk
     assert "status: Approved" in pending.read_text()
     sm, arns = registry
     assert sm.describe_model_package(ModelPackageName=arns["v2"])["ModelApprovalStatus"] == "Approved"
+
+
+def test_only_a_move_to_approved_is_marked_for_the_dispatch_rule():
+    """The approval-dispatch rule matches the mark (stacks/constructs/approval_dispatch.py): an already
+    approved package approved again, or any other status, is written without it."""
+    from datetime import datetime, timezone
+
+    from config.pin import Approval, ApprovalStatus
+    from scripts.evaluation.approval import set_registry_status
+
+    class Registry:
+        def update_model_package(self, **kwargs):
+            self.sent = kwargs
+
+    approved = Approval(status=ApprovalStatus.APPROVED, by="a@example.com", at=datetime(2025, 1, 1, tzinfo=timezone.utc))
+    rejected = approved.model_copy(update={"status": ApprovalStatus.REJECTED})
+    cases = [("PendingManualApproval", approved, True), ("Rejected", approved, True), ("Approved", approved, False),
+             ("PendingManualApproval", rejected, False)]
+    for before, decision, marked in cases:
+        registry = Registry()
+        set_registry_status(registry, {"ModelPackageArn": "arn", "ModelApprovalStatus": before}, decision)
+        assert registry.sent["ApprovalDescription"].endswith("[newly approved]") is marked, (before, decision.status)
+        assert len(registry.sent["ApprovalDescription"]) <= 1000

@@ -23,7 +23,9 @@ from ruamel.yaml.comments import CommentedMap
 
 from config.catalog import INSTANCES
 from config.environment import Autoscaling, Environment
-from config.manifest_io import seal
+from config.loader import require
+from config.manifest_io import render, seal
+from config.pin import Pin
 
 EP = "endpoints.intent-3b"
 FAST = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -93,7 +95,7 @@ def test_canary_without_its_size_says_what_to_add(tree):
 
 def test_omitted_deployment_block_is_a_missing_field_not_a_hidden_crash(tree):
     tree.replace(DEV, "    deployment:\n      strategy: all-at-once\n      wait_seconds: 120\n"
-                      "      baking_seconds: 300\n      max_execution_seconds: 3600\n", "")
+                      "      baking_seconds: 300\n      max_execution_seconds: 4800\n", "")
     tree.replace(DEV, "object_lock_days: 30", "object_lock_days: 30\nbogus: 1")
     errors = tree.errors()
     one(errors, DEV, f"{EP}.deployment", "Field required", "add this required field")
@@ -338,9 +340,18 @@ def test_non_g5_instance_is_refused_without_opt_in(tree):
     assert error.line == line
 
 
-def test_non_g5_instance_is_accepted_with_opt_in(tree):
+def test_non_g5_instance_is_accepted_with_opt_in_on_a_version_whose_package_lists_it(tree):
     tree.replace(DEV, "instance_type: ml.g5.xlarge",
                  "instance_type: ml.g6.xlarge\n    allow_non_g5_instance: true")
+    # v1 is a schema-1 pin: its registry package lists the ml.g5 types it fits, and never changes
+    one(tree.errors(), DEV, f"{EP}.instance_type", "ml.g6.xlarge is not among the instance types "
+        "llama-3-2-3b-instruct/v1's registry package lists (ml.g5.16xlarge, ml.g5.2xlarge", "pin a new version")
+    # a version pinned now (schema 2) lists every GPU type it fits, any family
+    data = require(Pin, tree.root / PIN_3B, PIN_3B).model_dump(mode="json", exclude={"manifest_sha256"})
+    data.update(version="v3", schema_version=2)
+    data["weights"]["prefix"] = "llama-3-2-3b-instruct/v3/"
+    tree.write("model_artifacts/llama-3-2-3b-instruct/v3.yaml", render(seal(data)))
+    tree.replace(DEV, "version: v1", "version: v3")
     assert tree.load().environments["dev"].endpoints["intent-3b"].instance_type == "ml.g6.xlarge"
 
 
@@ -418,11 +429,12 @@ def test_tensor_parallel_degree_matching_gpu_count_is_accepted(tree):
      "deployment.canary_size", "canary_size is set but strategy is all-at-once"),
     (STAGING, "wait_seconds: 600", "wait_seconds: 3601", "deployment.wait_seconds", "less than or equal to 3600"),
     (STAGING, "baking_seconds: 600", "baking_seconds: 3601", "deployment.baking_seconds", "3600"),
-    (STAGING, "max_execution_seconds: 3600", "max_execution_seconds: 1200", "deployment.max_execution_seconds",
-     "max_execution_seconds 1200 must exceed wait_seconds + baking_seconds (1200)"),
-    (STAGING, "max_execution_seconds: 3600", "max_execution_seconds: 599", "deployment.max_execution_seconds",
+    (STAGING, "max_execution_seconds: 5400", "max_execution_seconds: 4800", "deployment.max_execution_seconds",
+     "max_execution_seconds 4800 must exceed what a deployment may take: 1800 s download + 1800 s start-up "
+     "(timeouts) + 1 x 600 s wait + 600 s baking = 4800 s"),
+    (STAGING, "max_execution_seconds: 5400", "max_execution_seconds: 599", "deployment.max_execution_seconds",
      "greater than or equal to 600"),
-    (STAGING, "max_execution_seconds: 3600", "max_execution_seconds: 28801", "deployment.max_execution_seconds",
+    (STAGING, "max_execution_seconds: 5400", "max_execution_seconds: 28801", "deployment.max_execution_seconds",
      "less than or equal to 28800"),
     (PROD, "container_startup_seconds: 1800", "container_startup_seconds: 59",
      "timeouts.container_startup_seconds", "greater than or equal to 60"),
@@ -446,6 +458,7 @@ def test_out_of_range_endpoint_setting(tree, rel, old, new, field, problem):
 def test_linear_step_in_instances_must_be_at_least_10_percent_of_the_largest_fleet(tree):
     tree.replace(PROD, "strategy: canary\n      canary_size: {type: instance-count, value: 1}",
                  "strategy: linear\n      linear_step: {type: instance-count, value: 1}")
+    tree.replace(PROD, "max_execution_seconds: 5400", "max_execution_seconds: 14400")  # 11 steps of 600 s fit
     assert tree.load().environments["prod"].endpoints["intent-3b"].instances.max == 8  # 1 of 8 is 12.5%
     tree.replace(PROD, "{initial: 2, min: 2, max: 8}", "{initial: 2, min: 2, max: 11}")
     one(tree.errors(), PROD, f"{EP}.deployment.linear_step",
@@ -460,20 +473,22 @@ def test_canary_in_instances_only_depends_on_the_smallest_fleet(tree):
 def test_guardrail_boundaries_are_accepted(tree):
     tree.replace(STAGING, "wait_seconds: 600", "wait_seconds: 3600")
     tree.replace(STAGING, "baking_seconds: 600", "baking_seconds: 3600")
-    tree.replace(STAGING, "max_execution_seconds: 3600", "max_execution_seconds: 7201")
+    tree.replace(STAGING, "max_execution_seconds: 5400", "max_execution_seconds: 10801")  # 1800+1800+3600+3600
     tree.replace(PROD, "container_startup_seconds: 1800", "container_startup_seconds: 60")
     tree.replace(PROD, "model_download_seconds: 1800", "model_download_seconds: 3600")
     tree.replace(DEV, "strategy: all-at-once\n      wait_seconds: 120",
-                 "strategy: linear\n      linear_step: {type: capacity-percent, value: 10}\n      wait_seconds: 120")
+                 "strategy: linear\n      linear_step: {type: capacity-percent, value: 10}\n      wait_seconds: 300")
+    tree.replace(DEV, "max_execution_seconds: 4800", "max_execution_seconds: 6901")  # 3600 + 10 x 300 + 300
     project = tree.load()
     deployment = project.environments["staging"].endpoints["intent-3b"].deployment
-    assert (deployment.wait_seconds, deployment.baking_seconds, deployment.max_execution_seconds) == (3600, 3600, 7201)
+    assert (deployment.wait_seconds, deployment.baking_seconds, deployment.max_execution_seconds) == (3600, 3600, 10801)
     assert project.environments["dev"].endpoints["intent-3b"].deployment.linear_step.value == 10
 
 
 def test_default_deployment_settings_must_still_exceed_waits(tree):
-    # defaults: wait 600 + baking 600 < max_execution 3600; a long wait alone breaks that
-    tree.replace(STAGING, "      max_execution_seconds: 3600\n", "")
+    # defaults: 1800 s + 1800 s timeouts + wait 600 + baking 600 < max_execution 7200; a long wait alone breaks that
+    tree.replace(STAGING, "      max_execution_seconds: 5400", "      # max_execution_seconds: the default")
     tree.replace(STAGING, "wait_seconds: 600", "wait_seconds: 3600")
     one(tree.errors(), STAGING, f"{EP}.deployment.max_execution_seconds",
-        "max_execution_seconds 3600 must exceed wait_seconds + baking_seconds (4200)", "raise max_execution_seconds")
+        "max_execution_seconds 7200 must exceed what a deployment may take: 1800 s download + 1800 s start-up "
+        "(timeouts) + 1 x 3600 s wait + 600 s baking = 7800 s", "raise max_execution_seconds above 7800")

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import Environment as StackTarget
 from aws_cdk import Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match, Template
 from conftest import ROOT
 
+from config.pin import RegistryContent
 from config.project import load_project
 from stacks.constructs.access_log_bucket import AccessLogBucket, AccessLogBucketProps
 from stacks.constructs.alarm_topic import AlarmTopic, AlarmTopicProps
@@ -55,7 +58,10 @@ def test_a_minimal_secure_bucket_is_encrypted_versioned_private_and_logged_witho
                                                        "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
     assert props["LoggingConfiguration"]["LogFilePrefix"] == "b/"
     assert not props.get("ObjectLockEnabled") and "ObjectLockConfiguration" not in props
-    assert "LifecycleConfiguration" not in props
+    # a killed multipart upload does not linger (Control Tower CT.S3.PR.3/PR.6), nothing else expires
+    (rule,) = props["LifecycleConfiguration"]["Rules"]
+    assert rule == {"AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}, "Status": "Enabled"}
+    assert props["NotificationConfiguration"] == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
 
 
 def test_object_lock_days_lock_every_new_object_version():
@@ -64,6 +70,28 @@ def test_object_lock_days_lock_every_new_object_version():
     props = bucket_properties(Template.from_stack(stack))
     assert props["ObjectLockEnabled"] is True
     assert props["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]["Days"] == 30
+
+
+def test_compliance_mode_locks_versions_beyond_any_bypass():
+    stack = bare_stack()
+    secure_bucket(stack, object_lock_days=365, object_lock_mode="COMPLIANCE")
+    retention = bucket_properties(Template.from_stack(stack))["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]
+    assert retention == {"Days": 365, "Mode": "COMPLIANCE"}
+
+
+def test_immutable_objects_cannot_be_replaced_or_deleted_by_anyone():
+    """S3 User Guide, "Enforce conditional writes": writes need If-None-Match (the multipart calls that take
+    no header are exempted by s3:ObjectCreationOperation); deletes of objects and versions are denied."""
+    stack = bare_stack()
+    secure_bucket(stack, immutable_objects=True)
+    policies = Template.from_stack(stack).find_resources("AWS::S3::BucketPolicy").values()
+    by_sid = {s.get("Sid"): s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]}
+    overwrite, delete = by_sid["DenyOverwritingObjects"], by_sid["DenyDeletingObjects"]
+    assert (overwrite["Effect"], overwrite["Principal"], overwrite["Action"]) == ("Deny", {"AWS": "*"}, "s3:PutObject")
+    assert overwrite["Condition"] == {"Null": {"s3:if-none-match": "true"}, "Bool": {"s3:ObjectCreationOperation": "true"}}
+    assert (delete["Effect"], delete["Action"], "Condition" in delete) == \
+        ("Deny", ["s3:DeleteObject", "s3:DeleteObjectVersion"], False)
+    assert "/*" in json.dumps(overwrite["Resource"]) and "/*" in json.dumps(delete["Resource"])
 
 
 def test_expiry_days_expire_current_and_noncurrent_versions():
@@ -90,6 +118,11 @@ def test_environment_key_rotates_is_retained_and_takes_its_alias():
     template.has_resource("AWS::KMS::Key", {"Properties": Match.object_like({"EnableKeyRotation": True}),
                                             "DeletionPolicy": "Retain"})
     template.has_resource_properties("AWS::KMS::Alias", {"AliasName": "alias/llama-x"})
+    (key,) = template.find_resources("AWS::KMS::Key").values()
+    (deny,) = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "DenyGrantsExceptForAwsResources"]
+    assert (deny["Effect"], deny["Action"], deny["Principal"]) == ("Deny", "kms:CreateGrant", {"AWS": "*"})
+    assert deny["Condition"] == {"BoolIfExists": {"kms:GrantIsForAWSResource": "false",
+                                                  "aws:PrincipalIsAWSService": "false"}}
 
 
 def test_alarm_topic_without_emails_has_no_subscription_and_is_encrypted():
@@ -105,8 +138,9 @@ def test_a_model_package_is_the_pin_by_digest_with_uncompressed_weights_and_its_
     stack = bare_stack()
     group = ModelPackageGroup(stack, "Group", ModelPackageGroupProps(name="x-m", model=pin.model, hub_repo="o/r"))
     PinnedModelPackage(stack, "Package", PinnedModelPackageProps(
-        pin=pin, group=group, region="us-east-1", weights_bucket_name="b", environment={"A": "1"},
-        instance_types=["ml.g5.xlarge"]))
+        pin=pin, group=group, region="us-east-1", weights_bucket_name="b", content=RegistryContent(
+            description="d", environment={"A": "1"}, content_types=["application/json"],
+            instance_types=["ml.g5.xlarge"])))
     template = Template.from_stack(stack)
     template.has_resource("AWS::SageMaker::ModelPackageGroup", {"DeletionPolicy": "Retain"})
     (package,) = template.find_resources("AWS::SageMaker::ModelPackage").values()
@@ -129,7 +163,7 @@ def test_a_minimal_execution_role_reads_its_model_and_image_only():
     template = Template.from_stack(stack)
     (policy,) = template.find_resources("AWS::IAM::Policy").values()
     sids = {s["Sid"] for s in policy["Properties"]["PolicyDocument"]["Statement"]}
-    assert "WriteOwnDataCapture" not in sids and "AttachToVpc" not in sids
+    assert not {"WriteOwnDataCapture", "CreateEnisInOwnSubnets", "ReadOwnRollbackAlarms"} & sids
     template.has_resource_properties("AWS::IAM::Role", {"AssumeRolePolicyDocument": Match.object_like({
         "Statement": [Match.object_like({"Principal": {"Service": "sagemaker.amazonaws.com"}})]})})
     assert role.role is not None

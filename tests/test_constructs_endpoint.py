@@ -34,6 +34,7 @@ from stacks.constructs.llm_endpoint import (
     DataCapture,
     LlmEndpoint,
     LlmEndpointProps,
+    ModelSource,
     ShadowVariant,
 )
 from stacks.environment_app import new_app
@@ -41,6 +42,14 @@ from stacks.environment_app import new_app
 KEY = "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 PACKAGE = "arn:aws:sagemaker:us-east-1:111111111111:model-package/dev-m/1"
 ONE_ALARM = ["e-5xx"]
+IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/djl-inference@sha256:" + "a" * 64
+IDENTITY = {"pin-model": "m", "pin-version": "v1", "pin-manifest-sha256": "b" * 64}
+
+
+def source(package_arn: str | None = PACKAGE, version: str = "v1") -> ModelSource:
+    """A version's model source: from its registry package (Approved) or, with None, from the pin."""
+    return ModelSource(package_arn=package_arn, image=IMAGE, model_data_uri=f"s3://w/m/{version}/",
+                       environment={"HF_MODEL_ID": "/opt/ml/model"}, identity={**IDENTITY, "pin-version": version})
 
 
 def bare_stack() -> Stack:
@@ -54,7 +63,7 @@ def endpoint(stack: Stack, **props) -> LlmEndpoint:
     policy = iam.Policy(stack, "Policy", statements=[
         iam.PolicyStatement(actions=["s3:GetObject"], resources=["arn:aws:s3:::b/m/*"])])
     policy.attach_to_role(role)
-    defaults = dict(endpoint_name="e", variant_name="primary", model_package_arn=PACKAGE, role=role,
+    defaults = dict(endpoint_name="e", variant_name="primary", model=source(), role=role,
                     role_policy=policy, instance_type="ml.g5.xlarge", initial_instance_count=1,
                     startup_timeout_seconds=600, download_timeout_seconds=600,
                     deployment=Deployment(strategy=Strategy.ALL_AT_ONCE), rollback_alarm_names=ONE_ALARM)
@@ -74,7 +83,7 @@ def test_all_at_once_has_no_sizes_and_bakes_for_the_termination_wait():
     endpoint(stack, deployment=Deployment(strategy=Strategy.ALL_AT_ONCE, wait_seconds=120, baking_seconds=300))
     policy = blue_green(Template.from_stack(stack))["BlueGreenUpdatePolicy"]
     assert policy["TrafficRoutingConfiguration"] == {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 120}
-    assert policy["TerminationWaitInSeconds"] == 300 and policy["MaximumExecutionTimeoutInSeconds"] == 3600
+    assert policy["TerminationWaitInSeconds"] == 300 and policy["MaximumExecutionTimeoutInSeconds"] == 7200
 
 
 def test_canary_sets_canary_size_only():
@@ -142,6 +151,20 @@ def test_minimal_endpoint_has_unnamed_model_and_config_and_no_local_storage_sett
         "ExcludeRetainedVariantProperties": [{"VariantPropertyType": "DataCaptureConfig"}]})
 
 
+def test_an_approved_version_is_built_from_its_package_and_any_other_from_its_pin():
+    """SageMaker deploys a versioned package only when it is Approved (CreateModelPackage,
+    ModelApprovalStatus): other versions get the package's image, weights and environment directly.
+    Either way the Model names its pin in its tags (live.py reads them back)."""
+    for package_arn, container in ((PACKAGE, {"ModelPackageName": PACKAGE}),
+                                   (None, Match.object_like({"Image": IMAGE, "ModelPackageName": Match.absent()}))):
+        stack = bare_stack()
+        endpoint(stack, model=source(package_arn))
+        template = Template.from_stack(stack)
+        template.has_resource_properties("AWS::SageMaker::Model", {"PrimaryContainer": container})
+        (model,) = template.find_resources("AWS::SageMaker::Model").values()
+        assert {t["Key"]: t["Value"] for t in model["Properties"]["Tags"]} == IDENTITY
+
+
 def test_the_model_waits_for_the_role_policy():
     """SageMaker checks the role's access when it creates the model: the policy must exist first."""
     stack = bare_stack()
@@ -175,9 +198,13 @@ def test_subnets_put_model_in_the_vpc():
 
 def test_shadow_variant_gets_its_own_model_and_every_request():
     stack = bare_stack()
-    endpoint(stack, shadow=ShadowVariant("shadow", PACKAGE.replace("/1", "/2"), "ml.g5.2xlarge", 1))
+    endpoint(stack, shadow=ShadowVariant("shadow", source(None, "v2"), "ml.g5.2xlarge", 1))
     template = Template.from_stack(stack)
     assert len(template.find_resources("AWS::SageMaker::Model")) == 2
+    template.has_resource_properties("AWS::SageMaker::Model", {  # an unapproved shadow: built from its pin
+        "PrimaryContainer": {"Image": IMAGE, "Environment": {"HF_MODEL_ID": "/opt/ml/model"},
+                             "ModelDataSource": {"S3DataSource": {"S3Uri": "s3://w/m/v2/", "S3DataType": "S3Prefix",
+                                                                  "CompressionType": "None"}}}})
     template.has_resource_properties("AWS::SageMaker::EndpointConfig", {
         "ProductionVariants": [Match.object_like({"VariantName": "primary", "InitialVariantWeight": 1})],
         "ShadowProductionVariants": [Match.object_like({"VariantName": "shadow", "InstanceType": "ml.g5.2xlarge",

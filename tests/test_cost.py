@@ -26,6 +26,7 @@ from config.schedule import ScalingSchedule
 
 PRICES = ROOT / "pricing" / "prices.yaml"
 GPT_4O_MINI_PER_CALL = (300 * 0.15 + 5 * 0.60) / 1_000_000  # 300 in + 5 out tokens = $0.000048
+TOKENS = ("--input-tokens", "300", "--output-tokens", "5")
 
 
 def endpoint(**changes) -> Endpoint:
@@ -188,18 +189,24 @@ def test_the_shipped_price_book_loads_with_sources_and_dates():
     assert {"gpt-4o", "gpt-4o-mini"} <= set(book.apis)
     for region in ("us-east-1", "eu-west-1"):
         block = book.sagemaker_hosting[region]
-        assert block.source and isinstance(block.retrieved, date)
+        assert block.source
         assert {f"ml.g5.{s}" for s in ("xlarge", "2xlarge", "4xlarge", "12xlarge", "48xlarge")} <= set(block.hourly)
-    assert book.sagemaker_hosting["us-east-1"].basis == "listed"
+    # Nothing here was fetched: the hand-typed figures say so and carry no retrieval date (issue 14).
+    assert book.sagemaker_hosting["us-east-1"].basis == "unverified"
     assert book.sagemaker_hosting["eu-west-1"].basis == "estimate"  # derived figures say so
+    assert all(block.retrieved is None for block in book.sagemaker_hosting.values())
+    assert all(api.basis == "unverified" and api.checked is None for api in book.apis.values())
 
 
 @pytest.mark.parametrize("old, new, field, words", [
     ("ml.g5.xlarge: 1.408", "ml.g5.xlarge: -1", "sagemaker_hosting.us-east-1.hourly.ml.g5.xlarge", "greater than 0"),
-    ("    basis: listed\n", "    basis: guessed\n", "sagemaker_hosting.us-east-1.basis", "'listed' or 'estimate'"),
+    ("    basis: unverified\n", "    basis: listed\n", "sagemaker_hosting.us-east-1.basis",
+     "'price-list-api', 'unverified' or 'estimate'"),
     ("    input_per_million: 0.15\n", "", "apis.gpt-4o-mini.input_per_million", "Field required"),
-    ("    retrieved: 2026-11-23\n    input_per_million: 0.15", "    retrieved: last week\n    input_per_million: 0.15",
-     "apis.gpt-4o-mini.retrieved", "date"),
+    ("    basis: unverified\n    note: Run", "    basis: unverified\n    retrieved: 2026-11-23\n    note: Run",
+     "sagemaker_hosting.us-east-1.retrieved", "only prices-refresh retrieves"),
+    ("    basis: unverified\n    input_per_million: 0.15", "    basis: checked\n    input_per_million: 0.15",
+     "apis.gpt-4o-mini.checked", "basis 'checked' and a 'checked' date go together"),
     ("currency: USD", "currency: USD\nvat: 19", "vat", "unknown key"),
 ])
 def test_a_bad_price_file_stops_with_one_line_naming_file_field_and_fix(tmp_path, old, new, field, words):
@@ -224,7 +231,10 @@ def test_cost_command_reports_the_prod_figures_and_draws_the_chart(monkeypatch, 
     assert code == 0, err
     result = result_of(out)
     (prod,) = result["endpoints"]
-    assert result["api"] == {"name": "gpt-4o-mini", "monthly": 48.0, "per_call": 4.8e-05, "retrieved": "2026-11-23"}
+    assert result["api"] == {"name": "gpt-4o-mini", "monthly": 48.0, "per_call": 4.8e-05, "basis": "unverified",
+                             "checked": None}
+    assert result["inputs"] == {"input_tokens": 300, "output_tokens": 5, "tokens_from": "given", "latency_ms": 500.0,
+                                "latency_from": "assumed"}
     # $2.525 is 2.52499... in binary: rounds to 2.52
     assert (prod["instance_type"], prod["monthly"], prod["promotion_monthly"]) == ("ml.g5.2xlarge", 2214.43, 2.52)
     assert prod["break_even_calls_per_month"] == 68_763_039
@@ -235,7 +245,8 @@ def test_cost_command_reports_the_prod_figures_and_draws_the_chart(monkeypatch, 
 
 def test_cost_command_counts_dev_schedules_and_promotions_flag(monkeypatch, capsys):
     code, out, _ = run_cli(monkeypatch, capsys, "cost", "--env", "dev", "--endpoint", "intent-3b",
-                           "--promotions-per-month", "0", "--api", "gpt-4o", "--json")
+                           "--promotions-per-month", "0", "--api", "gpt-4o", "--input-tokens", "110",
+                           "--output-tokens", "4", "--json")
     assert code == 0
     (dev,) = result_of(out)["endpoints"]
     assert dev["schedules"] == [{"name": "evenings", "min": 1, "max": 1, "hours_per_week": 113.0},
@@ -249,9 +260,14 @@ def test_cost_command_counts_dev_schedules_and_promotions_flag(monkeypatch, caps
     (["--env", "prod", "--calls-per-month", "many"], "error: --calls-per-month: 'many' is not a number; fix: "),
     (["--env", "prod", "--peak-factor", "0.5"], "error: --peak-factor: 0.5 is out of range; fix: "),
     (["--env", "prod", "--busy-hours-per-week", "200"], "error: --busy-hours-per-week: 200 is out of range; fix: "),
-    (["--env", "prod", "--api", "gpt-5"], "error: --api: 'gpt-5' is not in pricing/prices.yaml; fix: "),
-    (["--env", "prod", "--endpoint", "nope"], "error: --endpoint: 'nope' is not an endpoint of prod; fix: "),
+    (["--env", "prod", "--api", "gpt-5", *TOKENS], "error: --api: 'gpt-5' is not in pricing/prices.yaml; fix: "),
+    (["--env", "prod", "--endpoint", "nope", *TOKENS], "error: --endpoint: 'nope' is not an endpoint of prod; fix: "),
     (["--calls-per-month", "10"], "error: --env: missing; fix: "),
+    (["--env", "prod"], "error: --input-tokens: missing; fix: give --report <evaluate's report.json>"),
+    (["--env", "prod", "--input-tokens", "100"], "error: --output-tokens: missing; fix: "),
+    (["--env", "prod", "--report", "nowhere.json"], "error: --report: cannot read nowhere.json"),
+    (["--env", "prod", "--input-tokens", "1", "--output-tokens", "1", "--canary-share", "2"],
+     "error: --canary-share: 2 is out of range; fix: "),
 ])
 def test_bad_flags_exit_2_with_one_line(monkeypatch, capsys, args, message):
     code, out, err = run_cli(monkeypatch, capsys, "cost", *args)
@@ -262,7 +278,7 @@ def test_bad_flags_exit_2_with_one_line(monkeypatch, capsys, args, message):
 @pytest.mark.slow  # full tier: the command in a subprocess
 @pytest.mark.parametrize("args, message", [
     (["--env", "prod", "--calls-per-month", "1.5"], "error: --calls-per-month: '1.5' is not a whole number; fix: "),
-    (["--env", "prod", "--prices", "BAD"], "error: BAD:"),
+    (["--env", "prod", "--prices", "BAD", "--input-tokens", "300", "--output-tokens", "5"], "error: BAD:"),
 ])
 def test_bad_input_through_the_real_entry_point_no_traceback(tmp_path, args, message):
     bad = tmp_path / "prices.yaml"
@@ -331,7 +347,7 @@ def test_prices_refresh_rewrites_the_region_from_the_price_list(pricing_stub, tm
     east = book.sagemaker_hosting["us-east-1"]
     assert east.hourly["ml.g5.xlarge"] == 1.41 and east.hourly["ml.g5.2xlarge"] == 1.52
     assert east.hourly["ml.g5.4xlarge"] == 2.03 and east.hourly["ml.g5.48xlarge"] == 20.36  # kept
-    assert east.basis == "listed" and east.retrieved == date.today() and "Price List API" in east.source
+    assert east.basis == "price-list-api" and east.retrieved == date.today() and "Price List API" in east.source
     assert "ml.g5.4xlarge" in east.note and "ml.g5.48xlarge" in east.note
     original = load_prices(PRICES).book
     assert book.sagemaker_hosting["eu-west-1"] == original.sagemaker_hosting["eu-west-1"]

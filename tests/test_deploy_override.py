@@ -32,7 +32,7 @@ def errors_of(project, **override) -> list[str]:
 
 def test_an_override_applies_to_its_endpoint_only(project):
     changed = apply_overrides(project, DeployOverrides({"dev/intent-3b": DeployOverride(
-        version="v2", instance_type="ml.g5.2xlarge", strategy=Strategy.LINEAR)}))
+        version="v2", instance_type="ml.g5.2xlarge", strategy=Strategy.LINEAR, auto_rollback=False)}))
     endpoint = changed.environments["dev"].endpoints["intent-3b"]
     assert (endpoint.version, endpoint.instance_type, endpoint.deployment.strategy) == \
         ("v2", "ml.g5.2xlarge", Strategy.LINEAR)
@@ -70,6 +70,12 @@ def test_a_strategy_that_does_not_fit_the_fleet_is_refused(project):
     assert any("endpoints.intent-3b.deployment.canary_size: 1 instance(s) is more than half of instances.min (1)"
                in e for e in errors)
     assert len(errors) == 3
+
+
+def test_promote_strategy_whose_wait_cannot_roll_back_is_refused(project):
+    # dev intent-3b waits 120 s; as a linear deployment its alarms (3 x 60 s + 120 s) could never fire
+    (error,) = errors_of(project, strategy=Strategy.LINEAR)
+    assert "deployment.wait_seconds: wait_seconds 120 is shorter than the rollback alarms can fire" in error
 
 
 def test_an_override_of_an_endpoint_that_does_not_exist_is_refused(project):

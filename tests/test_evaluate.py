@@ -14,6 +14,7 @@ from evaluation_helpers import REPO, env, run_cli, utterance, write_dataset  # n
 
 from localaws.openai_compatible import FakeOpenAI
 from localaws.runtime_endpoint import FakeRuntimeEndpoint
+from scripts.evaluation.answers import request_text
 
 # text, expected intent, what the endpoint answers (None: a body without generated_text)
 CASES = [
@@ -57,9 +58,10 @@ def fast_png(request, monkeypatch):
         monkeypatch.setattr("scripts.evaluation.report.confusion_png", lambda report, path: path.write_bytes(b""))
 
 
-def lmi_answer(endpoint: str, payload: dict) -> dict:
-    answer = ANSWERS[utterance(payload["inputs"])]
-    return {"oops": "no text"} if answer is None else {"generated_text": answer, "details": {"generated_tokens": 3}}
+def lmi_answer(endpoint: str, payload: dict):
+    """The model's text (the fake wraps it as the container does); None: a body the container never sends."""
+    answer = ANSWERS[utterance(request_text(payload))]
+    return {"oops": "no text"} if answer is None else answer
 
 
 def chat_answer(model: str, messages: list[dict]) -> str:
@@ -94,14 +96,18 @@ def test_metrics_match_the_hand_computed_values_and_garbage_is_invalid_not_a_cra
     assert (report["partial"], report["verdict"], report["passed"]) == (False, "fail", False)
     pin_hash = "0a1daf0279e60377bc7907c680a826a919005ebeaf9864ddef98ccda8fff04da"
     assert (report["model"], report["version"], report["manifest_sha256"]) == ("llama-3-2-3b-instruct", "v1", pin_hash)
-    assert report["tokens"]["completion"] == 30 and report["tokens"]["completion_source"] == "reported"
-    assert report["tokens"]["prompt_source"] == "approximate" and "approximate" in report["tokens"]["note"]
+    # chat usage: completion tokens as words in the fake (1+3+1+1+2+7+1+1+1+1 = 19 over the 10 answers)
+    assert report["tokens"]["completion"] == 19 and report["tokens"]["completion_source"] == "reported"
+    assert report["tokens"]["prompt_source"] == "reported" and "note" not in report["tokens"]
+    assert report["tokens"]["answers"] == 10 and report["tokens"]["completion_per_call"] == 1.9
+    assert report["prompt"]["route"] == "chat" and report["prompt"]["chat_template"]["applied_by"] == "container"
     assert report["latency_ms"]["count"] == 10  # the 10 successful requests
-    # LMI request: Llama 3 chat format, greedy, max_new_tokens from the endpoint's evaluation block.
+    # LMI 0.31: the chat route, greedy, max_new_tokens from the endpoint's evaluation block; the
+    # container renders the pinned weights' template (system block included), not evaluate.
     body = fake.bodies[0]
-    assert body["inputs"].startswith("<|start_header_id|>user<|end_header_id|>\n\nYou route customer-support")
-    assert body["inputs"].endswith("<|start_header_id|>assistant<|end_header_id|>\n\n")
-    assert body["parameters"] == {"max_new_tokens": 12, "do_sample": False, "details": True, "temperature": 0}
+    assert body["messages"][0]["role"] == "user" and len(body["messages"]) == 1
+    assert body["messages"][0]["content"].startswith("You route customer-support")
+    assert (body["max_tokens"], body["temperature"]) == (12, 0) and "inputs" not in body
     summary = (tmp_path / "out" / "summary.md").read_text()
     assert "**Verdict: FAIL**" in summary and "| accuracy | 63.6% (7/11) |" in summary
     png = (tmp_path / "out" / "confusion.png").read_bytes()
@@ -135,7 +141,7 @@ def test_baseline_agreement_and_disagreements(env, tmp_path, monkeypatch):
 def test_the_example_thresholds_need_a_baseline_run(env, tmp_path):
     (env / "environments" / "dev.yaml").write_text((REPO / "environments" / "dev.yaml").read_text())
     dataset = write_dataset(tmp_path / "d.jsonl", [("where is it", "check_order_status")])
-    with FakeRuntimeEndpoint(latency_s=0, answer=lambda e, p: {"generated_text": "check_order_status"}) as fake:
+    with FakeRuntimeEndpoint(latency_s=0, answer=lambda e, p: "check_order_status") as fake:
         result = evaluate(fake, dataset, tmp_path / "out")
     assert result.code == 1
     assert result.errors[0].startswith("error: evaluate: thresholds not met: accuracy_vs_baseline: no baseline in "
@@ -145,7 +151,7 @@ def test_the_example_thresholds_need_a_baseline_run(env, tmp_path):
 def test_throttling_is_retried_with_backoff_until_every_example_is_answered(env, tmp_path):
     rows = [(f"where is order {n}", "check_order_status") for n in range(30)]
     dataset = write_dataset(tmp_path / "d.jsonl", rows)
-    answer = lambda e, p: {"generated_text": "check_order_status"}  # noqa: E731
+    answer = lambda e, p: "check_order_status"  # noqa: E731
     with FakeRuntimeEndpoint(latency_s=0, throttle_rate=0.3, answer=answer) as fake:
         result = evaluate(fake, dataset, tmp_path / "out", "--concurrency", "4")
     assert result.code == 0, result.err
@@ -156,16 +162,16 @@ def test_throttling_is_retried_with_backoff_until_every_example_is_answered(env,
     assert result.result()["verdict"] == "pass"
 
 
-def test_tgi_requests_have_no_temperature_and_list_answers_are_read(env, tmp_path):
+def test_tgi_2_4_is_asked_on_its_chat_route(env, tmp_path):
     dataset = write_dataset(tmp_path / "d.jsonl", [("talk to a human", "speak_to_agent"),
                                                     ("hi, agent pls", "speak_to_agent")])
-    answer = lambda e, p: [{"generated_text": "speak_to_agent", "details": {"generated_tokens": 5}}]  # noqa: E731
-    with FakeRuntimeEndpoint(latency_s=0, answer=answer, record_bodies=True) as fake:
-        result = evaluate(fake, dataset, tmp_path / "out", endpoint="intent-1b")  # llama-3-2-1b v1: TGI
+    with FakeRuntimeEndpoint(container="tgi", latency_s=0, answer=lambda e, p: "speak_to_agent",
+                             record_bodies=True) as fake:
+        result = evaluate(fake, dataset, tmp_path / "out", endpoint="intent-1b")  # llama-3-2-1b v1: TGI 2.4.0
     assert result.code == 0, result.err
-    assert fake.bodies[0]["parameters"] == {"max_new_tokens": 12, "do_sample": False, "details": True}
+    assert fake.bodies[0] == {"messages": fake.bodies[0]["messages"], "max_tokens": 12, "temperature": 0}
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert report["framework"] == "huggingface-llm" and report["tokens"]["completion"] == 10
+    assert report["framework"] == "huggingface-llm" and report["tokens"]["completion"] == 2
 
 
 def test_interrupt_writes_a_partial_report(env, tmp_path):
@@ -179,7 +185,7 @@ def test_interrupt_writes_a_partial_report(env, tmp_path):
             served.append(1)
             if len(served) == 4:
                 _thread.interrupt_main()  # what Ctrl-C does
-        return {"generated_text": "cancel_order"}
+        return "cancel_order"
 
     with FakeRuntimeEndpoint(latency_s=0.02, answer=answer) as fake:
         result = evaluate(fake, dataset, tmp_path / "out", "--concurrency", "2")
@@ -252,7 +258,7 @@ def test_an_unreachable_endpoint_stops_at_once_without_a_report(env, tmp_path):
 
 def test_rate_limit_spaces_requests(env, tmp_path):
     dataset = write_dataset(tmp_path / "d.jsonl", [(f"q{n}", "check_order_status") for n in range(6)])
-    with FakeRuntimeEndpoint(latency_s=0, answer=lambda e, p: {"generated_text": "check_order_status"}) as fake:
+    with FakeRuntimeEndpoint(latency_s=0, answer=lambda e, p: "check_order_status") as fake:
         result = evaluate(fake, dataset, tmp_path / "out", "--concurrency", "6", "--rate-limit", "20/s")
     assert result.code == 0, result.err
     report = json.loads((tmp_path / "out" / "report.json").read_text())

@@ -1,4 +1,4 @@
-"""The fake runtime endpoint behaves as the evaluation and load tests assume."""
+"""The fake runtime endpoint behaves as the evaluation and load tests assume (its formats: test_contracts.py)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def client(fake):
 
 
 def test_answers_invoke_endpoint_through_boto3():
-    with FakeRuntimeEndpoint(latency_s=0, answer=lambda ep, p: {"generated_text": f"{ep}:{p['inputs']}"}) as fake:
+    with FakeRuntimeEndpoint(latency_s=0, answer=lambda ep, p: f"{ep}:{p['inputs']}") as fake:
         response = client(fake).invoke_endpoint(EndpointName="dev-intent-3b", Body=json.dumps({"inputs": "hi"}),
                                                 ContentType="application/json")
         assert json.loads(response["Body"].read()) == {"generated_text": "dev-intent-3b:hi"}
@@ -32,18 +32,23 @@ def test_answers_invoke_endpoint_through_boto3():
 
 
 def test_never_serves_more_requests_at_once_than_its_capacity():
+    body = json.dumps({"inputs": "x"})
     with FakeRuntimeEndpoint(latency_s=0.02, capacity=2) as fake:
         c = client(fake)
         with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda _: c.invoke_endpoint(EndpointName="e", Body=b"{}", ContentType="application/json"),
+            list(pool.map(lambda _: c.invoke_endpoint(EndpointName="e", Body=body, ContentType="application/json"),
                           range(16)))
         assert fake.requests == 16 and fake.max_in_service == 2
 
 
-@pytest.mark.parametrize("kwargs, error", [({"throttle_rate": 1.0}, "ThrottlingException"),
-                                           ({"error_rate": 1.0}, "ModelError")])
-def test_injects_faults_as_sagemaker_reports_them(kwargs, error):
+@pytest.mark.parametrize("kwargs, error, original", [({"throttle_rate": 1.0}, "ThrottlingException", None),
+                                                     ({"not_ready_rate": 1.0}, "ModelNotReadyException", None),
+                                                     ({"overload_rate": 1.0}, "ModelError", 503),
+                                                     ({"overload_rate": 1.0, "container": "tgi"}, "ModelError", 429),
+                                                     ({"error_rate": 1.0}, "ModelError", 500)])
+def test_injects_faults_as_sagemaker_reports_them(kwargs, error, original):
     with FakeRuntimeEndpoint(latency_s=0, **kwargs) as fake:
         with pytest.raises(Exception) as raised:
-            client(fake).invoke_endpoint(EndpointName="e", Body=b"{}", ContentType="application/json")
+            client(fake).invoke_endpoint(EndpointName="e", Body=b'{"inputs": "x"}', ContentType="application/json")
         assert raised.value.response["Error"]["Code"] == error
+        assert raised.value.response.get("OriginalStatusCode") == original

@@ -69,9 +69,12 @@ def test_finds_the_knee_at_the_endpoints_capacity_and_recommends_a_target():
                                                  "recommendation"]
     # each step is bounded by --duration (plus the requests still in flight)
     assert all(s["seconds"] < 0.6 + 0.5 for s in steps)
-    # LMI request format
-    assert fake.bodies[0] == {"inputs": fake.bodies[0]["inputs"], "parameters": {"max_new_tokens": 5}}
-    assert "Intent:" in fake.bodies[0]["inputs"]
+    # what evaluate sends: the evaluation prompt over the smoke_test texts, on LMI's chat route
+    first = fake.bodies[0]
+    assert first == {"messages": first["messages"], "max_tokens": 12, "temperature": 0}
+    assert first["messages"][0]["content"].startswith("You route customer-support messages.")
+    assert "Message: Where is my order 4411? It was due on Monday.\nIntent:" in first["messages"][0]["content"]
+    assert len({b["messages"][0]["content"] for b in fake.bodies}) == 3  # the three smoke texts in turn
 
 
 def test_each_step_stops_at_max_requests(monkeypatch, capsys):
@@ -180,3 +183,17 @@ def test_recommendation_arithmetic():
     advice = recommend(step(8, 30, 250, 300), instances=2, safety_factor=0.7, metric="invocations-per-instance")
     assert (advice.concurrent_requests_target, advice.invocations_per_instance_target) == (2.8, 630.0)
     assert advice.target == 630.0
+
+
+def test_the_dataset_texts_are_sent_in_turn_in_the_pinned_format(monkeypatch, capsys, tmp_path):
+    dataset = tmp_path / "d.jsonl"
+    dataset.write_text('{"text": "where is it", "intent": "check_order_status"}\n'
+                       '{"text": "cancel it", "intent": "cancel_order"}\n')
+    with FakeRuntimeEndpoint(container="tgi", latency_s=0.001, record_bodies=True) as fake:
+        code, out, err = loadtest_here(monkeypatch, capsys, "--env", "dev", "--endpoint", "intent-1b",
+                                       "--max-concurrency", "1", "--duration", "5", "--max-requests", "4",
+                                       "--dataset", str(dataset), "--endpoint-url", fake.url, "--json")
+    assert code == 0, err
+    texts = [b["messages"][0]["content"].rsplit("Message: ", 1)[1].rstrip() for b in fake.bodies]
+    assert texts == ["where is it\nIntent:", "cancel it\nIntent:"] * 2 + ["where is it\nIntent:"]  # + warm-up
+    assert all(b["max_tokens"] == 12 for b in fake.bodies)

@@ -45,8 +45,18 @@ def test_a_fresh_pin_flows_unchanged_into_registry_and_endpoint(aws, repo: Path,
     outputs = {k: v["Value"] for k, v in endpoint["Outputs"].items()}
     assert outputs["ModelVersion"] == "v3" and outputs["ManifestSha256"] == pin.manifest_sha256
     assert outputs["Image"] == pin.container.images["us-east-1"]
+    # A new pin freezes its registry content (schema 2): the package holds exactly that ...
+    assert pin.schema_version == 2 and pin.registry is not None
+    assert container["Environment"] == pin.registry.environment
+    assert package["InferenceSpecification"]["SupportedRealtimeInferenceInstanceTypes"] == pin.registry.instance_types
+    assert "ml.g5.xlarge" in pin.registry.instance_types and "ml.g6.xlarge" in pin.registry.instance_types
+    # ... and v3 is not approved: its Model is built from the pin, with the package's image, weights and environment
     model = only(endpoint, "AWS::SageMaker::Model")["Properties"]
-    assert "Packagellama323binstructv3" in str(model["PrimaryContainer"]["ModelPackageName"])
+    assert "ModelPackageName" not in model["PrimaryContainer"]
+    assert model["PrimaryContainer"]["Image"] == container["Image"]
+    assert model["PrimaryContainer"]["Environment"] == container["Environment"]
+    assert model["PrimaryContainer"]["ModelDataSource"] == container["ModelDataSource"]
+    assert {t["Key"]: t["Value"] for t in model["Tags"]}["pin-version"] == "v3"
     # Every file the manifest names is in the bucket at its size (pin-weights confirmed the
     # checksums before it wrote the manifest; verify re-checks them).
     for file in pin.weights.files:

@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from config.errors import SpecErrors
+
 from scripts.lib.errors import UserError
 from scripts.lib.output import Output
 from scripts.promotion import config_edit, gates, history
@@ -208,7 +210,9 @@ def test_evaluation_gate_needs_a_report_in_the_repo(project):
 def test_strategy_override_is_validated_like_the_config(project):
     endpoint = project.environments["prod"].endpoints["intent-3b"]
     assert DeployOverride(strategy=Strategy.ALL_AT_ONCE).applied_to(endpoint, "t").deployment.canary_size is None
-    assert DeployOverride(strategy=Strategy.LINEAR).applied_to(endpoint, "t").deployment.linear_step.value == 25
+    # linear in 25% steps waits 4 x 600 s: with the timeouts and baking that exceeds prod's 5400 s limit
+    with pytest.raises(SpecErrors, match="4 x 600 s wait .* = 6900 s"):
+        DeployOverride(strategy=Strategy.LINEAR).applied_to(endpoint, "t")
 
 
 @pytest.mark.slow  # full tier: a synth of its own

@@ -137,3 +137,24 @@ def test_unwritable_markdown_path_is_one_line_exit_2(assemblies, tmp_path):
     result = run_cli("review", "--base", str(base), "--head", str(head), "--markdown", str(tmp_path / "no" / "r.md"))
     assert result.code == 2
     assert len(result.err_lines) == 1 and "cannot write the report" in result.err
+
+
+def test_a_registry_package_replacement_is_blocking(assemblies, tmp_path):
+    """A code change that alters a pinned version's InferenceSpecification replaces its package: the
+    review says so first and exits 1, so the pull request's check fails."""
+    base, _ = assemblies
+    head = tmp_path / "head"
+    shutil.copytree(base, head)
+    path = head / "llama-dev-artifacts.template.json"
+    template = json.loads(path.read_text())
+    package = next(r for r in template["Resources"].values() if r["Type"] == "AWS::SageMaker::ModelPackage")
+    package["Properties"]["InferenceSpecification"]["Containers"][0]["Environment"]["OPTION_NEW"] = "1"
+    path.write_text(json.dumps(template))
+    report = tmp_path / "review.md"
+    result = run_cli("review", "--base", str(base), "--head", str(head), "--markdown", str(report))
+    assert result.code == 1
+    assert result.errors[0].startswith("error: 1 blocking change(s): llama-dev-artifacts: AWS::SageMaker::ModelPackage")
+    text = report.read_text()
+    assert text.index("## Blocking") < text.index("## `llama-dev-artifacts`")
+    assert "would be replaced (InferenceSpecification changed)" in text
+    assert run_cli("review", "--base", str(base), "--head", str(base)).code == 0  # nothing changes: not blocking

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from scripts.lib.review_diff import render
 from conftest import ROOT, dumps, only, resources
 
 from config.project import load_project
@@ -146,9 +147,32 @@ def test_execution_role_is_least_privilege(templates):
     assert by_sid["PullOwnImage"]["Resource"] == "arn:aws:ecr:us-east-1:763104351884:repository/djl-inference"
     assert "ImportValue" in dumps(by_sid["UseEnvironmentKey"]["Resource"])
     star = [s["Sid"] for s in statements if s["Resource"] == "*"]
-    assert sorted(star) == ["AttachToVpc", "EcrLogin"]
+    assert sorted(star) == ["DescribeVpc", "EcrLogin", "PublishEndpointMetrics"]
+    assert by_sid["PublishEndpointMetrics"]["Condition"] == {
+        "StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/Endpoints", "/aws/sagemaker/Endpoints/*"]}}
+    # the rollback alarms SageMaker reads with this role, by ARN, and no other alarm
+    assert sorted(by_sid["ReadOwnRollbackAlarms"]["Resource"]) == sorted(
+        f"arn:aws:cloudwatch:us-east-1:333333333333:alarm:prod-intent-3b-{s}" for s in ("5xx", "4xx-rate", "latency-p99"))
+    # logs on the log group itself (CreateLogGroup, DescribeLogStreams) and on its streams (aws/aws-cdk#7096)
+    group = "arn:aws:logs:us-east-1:333333333333:log-group:/aws/sagemaker/Endpoints/prod-intent-3b"
+    assert [render(r) for r in by_sid["WriteOwnLogs"]["Resource"]] == [group, group + ":*"]
+    # ENIs only in the endpoint's own subnets and security groups
+    subnets = [f"arn:aws:ec2:us-east-1:333333333333:subnet/{s}" for s in ("subnet-0a1b2c3d4e5f60718",
+                                                                          "subnet-0b2c3d4e5f6071829")]
+    assert sorted(render(r) for r in by_sid["CreateEnisInOwnSubnets"]["Resource"]) == sorted([
+        "arn:aws:ec2:us-east-1:333333333333:network-interface/*", *subnets,
+        "arn:aws:ec2:us-east-1:333333333333:security-group/sg-0c3d4e5f60718293a"])
+    assert {render(k): v for k, v in by_sid["ManageEnisInOwnSubnets"]["Condition"]["ArnEquals"].items()} == {
+        "ec2:Subnet": subnets}
     dev = {s["Sid"] for s in only(templates["llama-dev-intent-1b"], "AWS::IAM::Policy")["Properties"]["PolicyDocument"]["Statement"]}
-    assert "AttachToVpc" not in dev
+    assert not {"CreateEnisInOwnSubnets", "ManageEnisInOwnSubnets", "DescribeVpc"} & dev
+
+
+def test_only_sagemaker_in_this_account_may_assume_the_execution_role(templates):
+    role = only(templates["llama-prod-intent-3b"], "AWS::IAM::Role")["Properties"]
+    (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "333333333333"}}
     tgi = {s["Sid"]: s for s in only(templates["llama-dev-intent-1b"], "AWS::IAM::Policy")["Properties"]["PolicyDocument"]["Statement"]}
     assert tgi["PullOwnImage"]["Resource"].endswith(":repository/huggingface-pytorch-tgi-inference")
 

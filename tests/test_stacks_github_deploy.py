@@ -23,10 +23,11 @@ SUBJECTS = {"dev": "repo:example-org/pinned-llama:ref:refs/heads/main",
 ACTIONS = {
     "sts:AssumeRole", "sts:TagSession",
     "sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint", "sagemaker:DescribeEndpointConfig",
-    "sagemaker:DescribeModel", "sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage",
+    "sagemaker:DescribeModel", "sagemaker:ListTags", "sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage",
     "sagemaker:ListModelPackages", "cloudwatch:DescribeAlarms",
-    "s3:GetObject", "s3:GetObjectAttributes", "s3:ListBucket", "s3:GetBucketVersioning",
-    "s3:GetBucketObjectLockConfiguration", "kms:Decrypt", "ecr:DescribeImages", "ecr:BatchGetImage",
+    "ec2:DescribeSubnets", "ec2:DescribeRouteTables", "ec2:DescribeVpcEndpoints",
+    "s3:GetObject", "s3:GetObjectAttributes", "s3:ListBucket", "s3:ListBucketVersions", "s3:GetBucketVersioning",
+    "s3:GetBucketObjectLockConfiguration", "s3:GetBucketPolicy", "kms:Decrypt", "ecr:DescribeImages", "ecr:BatchGetImage",
     "cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents",
 }
 
@@ -71,7 +72,8 @@ def test_the_role_may_do_only_the_listed_actions_on_its_own_environment(template
     assert actions == ACTIONS
     assert all(s["Effect"] == "Allow" for s in found.values())
     everything = [r for s in found.values() for r in _listed(s["Resource"])]
-    assert [sid for sid, s in found.items() if "*" in _listed(s["Resource"])] == ["ListModelPackages"]
+    assert [sid for sid, s in found.items() if "*" in _listed(s["Resource"])] == ["ListModelPackages",
+                                                                                 "ReadVpcReachability"]
     # Only this account's resources, and the AWS images' registry (read-only, pinned repositories).
     others = {a for a in ENVS.values() if a != account}
     assert not any(o in r for r in everything for o in others)
@@ -163,7 +165,9 @@ def test_an_approval_in_dev_dispatches_a_promotion_of_the_staging_endpoint_servi
     rule = only(template, "AWS::Events::Rule")["Properties"]
     assert rule["EventPattern"] == {
         "source": ["aws.sagemaker"], "detail-type": ["SageMaker Model Package State Change"],
-        "detail": {"ModelPackageGroupName": ["dev-llama-3-2-3b-instruct"], "ModelApprovalStatus": ["Approved"]}}
+        "detail": {"ModelPackageGroupName": ["dev-llama-3-2-3b-instruct"], "ModelApprovalStatus": ["Approved"],
+                   # only `approve`'s move to Approved: not a later update of an approved package
+                   "ApprovalDescription": [{"suffix": "[newly approved]"}]}}
     (target,) = rule["Targets"]
     assert target["InputTransformer"]["InputPathsMap"] == {
         "detail-CustomerMetadataProperties-pin-version": "$.detail.CustomerMetadataProperties.pin-version"}

@@ -82,9 +82,14 @@ def test_endpoint_config_has_one_production_and_one_shadow_variant_from_two_mode
     assert len(models) == 2
     by_id = {production["ModelName"]["Fn::GetAtt"][0]: "live", shadow["ModelName"]["Fn::GetAtt"][0]: "shadow"}
     assert set(by_id) == set(models)
-    packages = {by_id[k]: json.dumps(m["Properties"]["PrimaryContainer"]["ModelPackageName"])
-                for k, m in models.items()}
-    assert "Packagellama323binstructv1" in packages["live"] and "Packagellama323binstructv3" in packages["shadow"]
+    containers = {by_id[k]: m["Properties"]["PrimaryContainer"] for k, m in models.items()}
+    # v1 is Approved: built from its package; the shadow v3 is not (a shadow gathers the evidence for
+    # approval), and SageMaker deploys only Approved versioned packages: built from its pin
+    assert "Packagellama323binstructv1" in json.dumps(containers["live"]["ModelPackageName"])
+    assert "ModelPackageName" not in containers["shadow"]
+    assert containers["shadow"]["ModelDataSource"]["S3DataSource"]["S3Uri"].endswith("/llama-3-2-3b-instruct/v3/")
+    tags = {by_id[k]: {t["Key"]: t["Value"] for t in m["Properties"]["Tags"]} for k, m in models.items()}
+    assert (tags["live"]["pin-version"], tags["shadow"]["pin-version"]) == ("v1", "v3")
     policy = next(iter(resources(template, "AWS::IAM::Policy")))
     for model in models.values():
         assert model["DependsOn"] == [policy]  # SageMaker checks the role when it creates the endpoint

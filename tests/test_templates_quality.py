@@ -48,6 +48,30 @@ def test_cdk_nag_is_active_in_the_app_build(tmp_path):
     assert "AwsSolutions-S1" in rules
 
 
+def test_control_tower_rules_are_active_in_the_app_build(tmp_path):
+    """AWS Control Tower's proactive controls run with cdk-nag: a KMS key cdk-nag accepts (rotated) but
+    that lets anyone be granted its use fails synthesis with CT.KMS.PR.3, offline (the package ships
+    the cfn-guard binary). It goes into the artifacts stack, which acknowledges other Control Tower rules
+    on its buckets: an acknowledgment waives its own construct only (stacks/control_tower_rules.py)."""
+    from aws_cdk import Stack, aws_kms as kms
+
+    from config.project import load_project
+    from stacks.environment_app import build, new_app
+
+    app = new_app(ROOT, outdir=str(tmp_path), context={"env": "dev"})
+    build(app, load_project(ROOT, only_env="dev"))
+    stack = next(c for c in app.node.children if isinstance(c, Stack))
+    kms.Key(stack, "Unreviewed", enable_key_rotation=True)
+    with pytest.raises(Exception, match="validation-report.json"):
+        app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    violations = {(v["ruleName"], c["constructPath"]) for p in report["pluginReports"]
+                  if p["pluginName"] == "cdk-validator-cfnguard" for v in p["violations"]
+                  for c in v["violatingConstructs"]}
+    assert ("kms_create_grant_aws_service_check", f"{stack.stack_name}/Unreviewed/Resource") in violations
+    assert all(path.endswith("Unreviewed/Resource") for _, path in violations)  # the repo's own stacks pass
+
+
 def test_every_acknowledged_nag_rule_states_its_reason(templates):
     seen = 0
     for template in templates.values():

@@ -46,7 +46,8 @@ def serving(emulator: AwsEmulator, account_id: str, region: str) -> AwsEmulator 
 
 def install(emulator: AwsEmulator, patcher: Patcher) -> None:
     """Patch moto for `emulator`, service by service."""
-    from localaws.moto_patches import cloudformation, cloudwatch, kms, s3, sagemaker
+    from localaws.moto_patches import (cloudformation, cloudwatch, kms, s3, sagemaker, sagemaker_rules,
+                                       servicequotas)
 
-    for service in (sagemaker, cloudwatch, s3, cloudformation, kms):
+    for service in (sagemaker, sagemaker_rules, cloudwatch, s3, cloudformation, kms, servicequotas):
         service.install(emulator, patcher)

@@ -1,5 +1,6 @@
 """moto's CloudFormation, patched for our stacks and for the CDK CLI's way of deploying them.
 
+- DependsOn is honoured for resources created because another one refers to them;
 - AWS::SageMaker::Endpoint honours `EndpointName`, and an update becomes an UpdateEndpoint
   with the template's DeploymentConfig (moto deletes and recreates); SageMaker resources
   are updated in dependency order (Model, EndpointConfig, Endpoint); replaced Models and
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 def install(emu: AwsEmulator, patcher: Patcher) -> None:
     # CloudFormation
     _sagemaker_endpoints(emu, patcher)
+    _depends_on_first(patcher)
     _update_order(patcher)
     _resource_handlers(patcher)
     _change_sets(emu, patcher)
@@ -86,6 +88,26 @@ def _sagemaker_endpoints(emu: AwsEmulator, patcher: Patcher) -> None:
 
     for replaced in (models.Model, models.FakeEndpointConfig):
         patcher.patch(replaced, "update_from_cloudformation_json", classmethod(keep_replaced))
+
+
+def _depends_on_first(patcher: Patcher) -> None:
+    """CloudFormation creates what a resource DependsOn before it. moto honours DependsOn only for the
+    resources it iterates over; a resource it creates on the way, because another one refers to it
+    (the Endpoint -> its config -> its Model), came before its dependencies (the Model before the
+    role policy it waits for, which SageMaker then reads)."""
+    from moto.cloudformation import parsing
+
+    orig_getitem = parsing.ResourceMap.__getitem__
+
+    def getitem(self, key):
+        if key not in self._parsed_resources:
+            depends = (self._resource_json_map.get(key) or {}).get("DependsOn") or []
+            for dependency in [depends] if isinstance(depends, str) else depends:
+                if dependency in self._resource_json_map:
+                    self[dependency]
+        return orig_getitem(self, key)
+
+    patcher.patch(parsing.ResourceMap, "__getitem__", getitem)
 
 
 def _update_order(patcher: Patcher) -> None:

@@ -7,7 +7,9 @@
   is answered by it, with DeploymentConfig, RetainAllVariantProperties and
   RetainDeploymentConfig;
 - InvokeEndpoint on the emulator's endpoints answers through `emulator.responder`;
-- throttling: a fraction of SageMaker calls answer ThrottlingException (`throttle()`).
+- throttling: a fraction of SageMaker calls answer ThrottlingException (`throttle()`);
+- what SageMaker refuses (an unapproved versioned package, rollback alarms the execution role
+  cannot read, instance quotas): `sagemaker_rules.py`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING
 import botocore.session
 
 from localaws.moto_backends import sagemaker_arn, validation_error
-from localaws.moto_patches import Patcher, serving
+from localaws.moto_patches import Patcher, sagemaker_rules as rules, serving
 
 if TYPE_CHECKING:
     from localaws.emulator import AwsEmulator
@@ -64,6 +66,10 @@ def _endpoint_lifecycle(emu: AwsEmulator, patcher: Patcher) -> None:
         if e is not None and endpoint_name in self.endpoints:
             arn = sagemaker_arn(e.account_id, e.region, "endpoint", endpoint_name)
             raise validation_error(f"Cannot create already existing endpoint \"{arn}\".")
+        if e is not None:
+            rules.refuse_unreadable_rollback_alarms(self, e.account_id, e.region, endpoint_config_name,
+                                                    deployment_config)
+            e.endpoints.refuse_over_quota(endpoint_config_name)
         endpoint = orig_create(self, endpoint_name, endpoint_config_name, tags)
         if e is not None:
             config = self.endpoint_configs[endpoint_config_name]
@@ -90,6 +96,9 @@ def _endpoint_lifecycle(emu: AwsEmulator, patcher: Patcher) -> None:
         if endpoint_name not in self.endpoints:
             arn = sagemaker_arn(e.account_id, e.region, "endpoint", endpoint_name)
             raise validation_error(f"Could not find endpoint \"{arn}\".")
+        rules.refuse_unreadable_rollback_alarms(self, e.account_id, e.region, endpoint_config_name,
+                                                deployment_config or e.endpoints.retained_deployment_config(
+                                                    endpoint_name, retain_deployment_config))
         e.endpoints.update(endpoint_name, endpoint_config_name, deployment_config,
                            bool(retain_all_variant_properties), exclude_retained_variant_properties,
                            bool(retain_deployment_config))

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from scripts.lib.flags import Number, required
-from scripts.costing.cost_model import (BreakEven, Cost, NotWeekly, Plan, Workload, break_even,
+from scripts.costing.cost_model import (WEEKS_PER_MONTH, BreakEven, Cost, NotWeekly, Plan, Workload, break_even,
                                    capacity_calls_per_month, endpoint_cost)
 from scripts.costing.prices import DEFAULT_FILE, load_prices
 from scripts.lib.errors import UserError
@@ -48,36 +48,50 @@ def pick_endpoints(env, key: str | None) -> dict:
 @click.option("--endpoint", "endpoint_key", default=None, help="Only this endpoint (default: all of the environment).")
 @click.option("--calls-per-month", type=Number(int, low=0, example="1000000"), default=1_000_000, show_default=True,
               help="Monthly call volume to price.")
-@click.option("--input-tokens", type=Number(float, low=0, example="300"), default=300, show_default=True,
-              help="Input (prompt) tokens per call.")
-@click.option("--output-tokens", type=Number(float, low=0, example="5"), default=5, show_default=True,
-              help="Output tokens per call.")
+@click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="An evaluate report.json: measured tokens per call (the baseline API's own when it ran) and "
+                   "latency.")
+@click.option("--input-tokens", type=Number(float, low=0, example="110"), default=None,
+              help="Input (prompt) tokens per call (default: measured, from --report).")
+@click.option("--output-tokens", type=Number(float, low=0, example="5"), default=None,
+              help="Output tokens per call (default: measured, from --report).")
 @click.option("--api", "api_name", default="gpt-4o-mini", show_default=True,
               help="API to compare with (a key under apis: in the price file).")
 @click.option("--peak-factor", type=Number(float, low=1, example="3"), default=3.0, show_default=True,
               help="Peak load as a multiple of the month's average load.")
 @click.option("--busy-hours-per-week", type=Number(float, low=0, high=168, example="55"), default=55.0,
               show_default=True, help="Hours per week the peak lasts (default: 08:00-19:00 on weekdays).")
-@click.option("--latency-ms", type=Number(float, low=1, high=60000, example="500"), default=500.0, show_default=True,
-              help="Latency per call, for the concurrent-requests metric (measure it with `loadtest`).")
+@click.option("--latency-ms", type=Number(float, low=1, high=60000, example="500"), default=None,
+              help="Latency per call, for the concurrent-requests metric (default: the report's mean, else 500).")
 @click.option("--promotions-per-month", type=Number(float, low=0, example="2"), default=2.0, show_default=True,
               help="Version promotions per month (both fleets billed during wait + baking).")
+@click.option("--shadow-weeks", type=Number(float, low=0, high=52, example="2"), default=2.0, show_default=True,
+              help="Migration plan: weeks the endpoint shadows the API (both bills at full volume).")
+@click.option("--canary-weeks", type=Number(float, low=0, high=52, example="2"), default=2.0, show_default=True,
+              help="Migration plan: weeks of canary (the API still answers the rest).")
+@click.option("--canary-share", type=Number(float, low=0, high=1, example="0.1"), default=0.1, show_default=True,
+              help="Migration plan: share of calls the endpoint answers during the canary.")
 @click.option("--prices", "prices_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help=f"Price file (default: {DEFAULT_FILE}).")
 @click.option("--png", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Also draw monthly cost against monthly calls into this PNG.")
 @click.option("--json", "json_mode", is_flag=True, default=None, help="JSON lines output.")
-def command(env_name: str | None, endpoint_key: str | None, calls_per_month: int, input_tokens: float,
-            output_tokens: float, api_name: str, peak_factor: float, busy_hours_per_week: float, latency_ms: float,
-            promotions_per_month: float, prices_file: Path | None, png: Path | None, json_mode: bool | None) -> None:
+def command(env_name: str | None, endpoint_key: str | None, calls_per_month: int, report_path: Path | None,
+            input_tokens: float | None, output_tokens: float | None, api_name: str, peak_factor: float,
+            busy_hours_per_week: float, latency_ms: float | None, promotions_per_month: float, shadow_weeks: float,
+            canary_weeks: float, canary_share: float, prices_file: Path | None, png: Path | None,
+            json_mode: bool | None) -> None:
     """Monthly cost of an environment's endpoints vs a per-token API, and the break-even calls per month.
 
     Minimum instances run around the clock (per schedule); at peak the fleet runs
     ceil(peak load / autoscaling target) instances, capped at max, for the busy
-    hours; promotions bill both fleets for wait + baking. Shadow variants are not
+    hours; promotions bill both fleets for wait + baking. Tokens per call and latency come
+    from an evaluate report (--report) unless given. Next to the steady state: the migration
+    plan (weeks of shadow and canary, API and endpoint both billed). Shadow variants are not
     modelled. Assumptions and a worked example: docs/cost.md.
     """
     required("--env", env_name, "name the environment, e.g. --env prod")
+    inputs = _inputs(report_path, input_tokens, output_tokens, latency_ms)
     if png is not None and not png.parent.exists():
         raise UserError(f"--png: directory {png.parent} does not exist; fix: create it or choose another path")
     env = project(env_name).environments[env_name]
@@ -85,9 +99,9 @@ def command(env_name: str | None, endpoint_key: str | None, calls_per_month: int
     prices = load_prices(path, _display(path))
     api = prices.api(api_name)
     regional = prices.region(env.region)
-    workload = Workload(calls_per_month, input_tokens, output_tokens, peak_factor, busy_hours_per_week,
-                        latency_ms / 1000)
-    api_per_call = api.per_call(input_tokens, output_tokens)
+    workload = Workload(calls_per_month, inputs["input_tokens"], inputs["output_tokens"], peak_factor,
+                        busy_hours_per_week, inputs["latency_ms"] / 1000)
+    api_per_call = api.per_call(workload.input_tokens, workload.output_tokens)
     api_monthly = api_per_call * calls_per_month
 
     results: list[tuple[Cost, BreakEven, float]] = []
@@ -108,19 +122,24 @@ def command(env_name: str | None, endpoint_key: str | None, calls_per_month: int
                         capacity_calls_per_month(plan, workload)))
 
     out = Output(json_mode)
+    for warning in inputs["warnings"]:
+        out.event("warning", f"warning: {warning}")
     for key, shadow in shadows.items():
         out.event("warning", f"warning: {key} runs a shadow variant ({shadow}); its instances are NOT included: "
                   "add them by hand while the shadow test runs", endpoint=key, shadow_version=shadow)
     result = _report(out, env, workload, api_name, api, api_per_call, api_monthly, regional, prices.display, results,
                      promotions_per_month)
+    result["inputs"] = {k: v for k, v in inputs.items() if k != "warnings"}
+    result["migration"] = _migration(out, results, workload, api_name, api_per_call, promotions_per_month,
+                                     shadow_weeks, canary_weeks, canary_share)
     if png is not None:
         from scripts.costing.chart import Series, render
 
         render(png, title=f"{env.name}: self-hosted Llama on SageMaker vs {api_name}",
-               subtitle=(f"{workload.input_tokens:g} input + {workload.output_tokens:g} output tokens per call; "
-                         f"peak {peak_factor:g}x average for {busy_hours_per_week:g} h/week; "
-                         f"{promotions_per_month:g} promotion(s)/month; prices {env.region} {regional.basis} "
-                         f"{regional.retrieved}, {api_name} {api.retrieved}"),
+               subtitle=(f"{workload.input_tokens:g} input + {workload.output_tokens:g} output tokens per call "
+                         f"({inputs['tokens_from']}); peak {peak_factor:g}x average for {busy_hours_per_week:g} "
+                         f"h/week; {promotions_per_month:g} promotion(s)/month; SageMaker {env.region} prices "
+                         f"{regional.described}; {api_name} prices {api.described}"),
                series=[Series(cost.plan, point) for cost, point, _ in results], workload=workload,
                api_name=api_name, api_per_call=api_per_call, promotions_per_month=promotions_per_month)
         out.event("png", f"chart written to {png}", path=str(png))
@@ -134,14 +153,13 @@ def _report(out: Output, env, workload: Workload, api_name: str, api, api_per_ca
               f"{workload.input_tokens:g} input + {workload.output_tokens:g} output tokens per call",
               environment=env.name, region=env.region, calls_per_month=workload.calls_per_month,
               input_tokens=workload.input_tokens, output_tokens=workload.output_tokens)
-    out.event("prices", f"prices ({prices_display}): SageMaker {env.region} {regional.basis}, retrieved "
-              f"{regional.retrieved}; {api_name} ({api.provider}) ${api.input_per_million:g} in / "
-              f"${api.output_per_million:g} out per 1M tokens, retrieved {api.retrieved}",
-              file=prices_display, sagemaker_basis=regional.basis, sagemaker_retrieved=regional.retrieved,
-              api=api_name, api_retrieved=api.retrieved)
-    if regional.basis != "listed":
-        out.event("warning", f"warning: {env.region} SageMaker prices are an estimate, not listed figures: "
-                  f"python -m scripts prices-refresh --region {env.region}", region=env.region)
+    out.event("prices", f"prices ({prices_display}): SageMaker {env.region} {regional.described}; {api_name} "
+              f"({api.provider}) ${api.input_per_million:g} in / ${api.output_per_million:g} out per 1M tokens, "
+              f"{api.described}", file=prices_display, sagemaker_basis=regional.basis,
+              sagemaker_retrieved=regional.retrieved, api=api_name, api_basis=api.basis, api_checked=api.checked)
+    if regional.basis != "price-list-api":
+        out.event("warning", f"warning: {env.region} SageMaker prices are {regional.described}: python -m scripts "
+                  f"prices-refresh --region {env.region}", region=env.region, basis=regional.basis)
     rows = []
     for cost, _, capacity in results:
         plan = cost.plan
@@ -190,8 +208,8 @@ def _report(out: Output, env, workload: Workload, api_name: str, api, api_per_ca
             "output_tokens": workload.output_tokens, "peak_factor": workload.peak_factor,
             "busy_hours_per_week": workload.busy_hours_per_week, "latency_ms": workload.latency_seconds * 1000,
             "promotions_per_month": promotions_per_month},
-        "api": {"name": api_name, "monthly": round(api_monthly, 2), "per_call": api_per_call,
-                "retrieved": api.retrieved},
+        "api": {"name": api_name, "monthly": round(api_monthly, 2), "per_call": api_per_call, "basis": api.basis,
+                "checked": api.checked},
         "prices": {"file": prices_display, "basis": regional.basis, "retrieved": regional.retrieved},
         "endpoints": [{
             "endpoint": cost.plan.name, "instance_type": cost.plan.instance_type, "hourly": cost.plan.hourly,
@@ -213,3 +231,54 @@ def _report(out: Output, env, workload: Workload, api_name: str, api, api_per_ca
             "cheaper_for_good_beyond_capacity": point.for_good_beyond_capacity,
         } for cost, point, capacity in results],
     }
+
+
+def _inputs(report_path: Path | None, input_tokens: float | None, output_tokens: float | None,
+            latency_ms: float | None) -> dict:
+    """Tokens per call and latency: flags first, then the evaluate report, never a silent default for tokens."""
+    measured = None
+    if report_path is not None:
+        from scripts.costing.measured import read_measurements
+
+        measured = read_measurements(report_path, _display(report_path))
+    if measured is None and (input_tokens is None or output_tokens is None):
+        flag = "--input-tokens" if input_tokens is None else "--output-tokens"
+        raise UserError(f"{flag}: missing; fix: give --report <evaluate's report.json> (tokens measured by the "
+                        "containers and the API), or both --input-tokens and --output-tokens")
+    given = input_tokens is not None and output_tokens is not None
+    tokens_from = "given" if given else (f"measured: {measured.shown}, {measured.where}"
+                                          + (", the API's own counts" if measured.api_counted else ""))
+    latency = latency_ms or (measured.latency_ms if measured and measured.latency_ms else None)
+    latency_from = "given" if latency_ms else ("measured: " + measured.shown if latency else "assumed")
+    return {"input_tokens": input_tokens if input_tokens is not None else measured.input_tokens,
+            "output_tokens": output_tokens if output_tokens is not None else measured.output_tokens,
+            "tokens_from": tokens_from, "latency_ms": round(latency or 500.0, 1), "latency_from": latency_from,
+            "warnings": (measured.warnings if measured and not given else [])}
+
+
+def _migration(out: Output, results, workload: Workload, api_name: str, api_per_call: float,
+               promotions_per_month: float, shadow_weeks: float, canary_weeks: float, canary_share: float) -> list:
+    from scripts.costing.migration import migration
+
+    plans = []
+    for cost, _, _ in results:
+        plan = migration(cost.plan, workload, api_per_call, promotions_per_month, shadow_weeks, canary_weeks,
+                         canary_share)
+        rows = [[p.name, f"{p.weeks:g}", _money(p.api), _money(p.endpoint), _money(p.total)] for p in plan.phases]
+        rows.append(["migration, all phases", f"{plan.weeks:g}", _money(sum(p.api for p in plan.phases)),
+                     _money(sum(p.endpoint for p in plan.phases)), _money(plan.total)])
+        rows.append(["steady state, same weeks", f"{plan.weeks:g}", _money(0), _money(plan.steady_weekly * plan.weeks),
+                     _money(plan.steady_weekly * plan.weeks)])
+        rows.append(["staying on the API, same weeks", f"{plan.weeks:g}", _money(plan.api_weekly * plan.weeks),
+                     _money(0), _money(plan.api_weekly * plan.weeks)])
+        out.table(f"{cost.plan.name}: migrating off {api_name} at {workload.calls_per_month:,.0f} calls/month",
+                  ["phase", "weeks", api_name, "endpoint", "total"], rows)
+        out.event("migration", f"{cost.plan.name}: migrating costs {_money(plan.total)} over {plan.weeks:g} weeks, "
+                  f"{_money(plan.extra_over_steady)} more than the steady state over the same weeks; then "
+                  f"{_money(cost.monthly)}/month against {_money(plan.api_weekly * WEEKS_PER_MONTH)}/month on the API",
+                  endpoint=cost.plan.name)
+        plans.append({"endpoint": cost.plan.name, "weeks": plan.weeks, "total": round(plan.total, 2),
+                      "extra_over_steady_state": round(plan.extra_over_steady, 2),
+                      "phases": [{"phase": p.name, "weeks": p.weeks, "api": round(p.api, 2),
+                                  "endpoint": round(p.endpoint, 2)} for p in plan.phases]})
+    return plans

@@ -21,8 +21,12 @@ HELP = """Evaluate an endpoint on a labeled intent dataset; optionally compare w
 Each line of --dataset is {"text": ..., "intent": ...}; every line is checked
 before anything is sent. The prompt template, the label set, max_new_tokens
 and the thresholds come from the endpoint's `evaluation` block in
-environments/<env>.yaml. Each text goes through InvokeEndpoint in the pinned
-container's format (LMI or TGI, greedy decoding); the answer's first line is
+environments/<env>.yaml. Each text goes through InvokeEndpoint the way an
+application would ask the pinned container: its chat route ({"messages": ...},
+LMI >= 0.27, TGI >= 2.4; the container applies the pinned weights' chat
+template), else its generate route with the prompt rendered here from the
+pinned tokenizer_config.json (read from the weights bucket, or --chat-template,
+checked against the pin's SHA-256); greedy decoding. The answer's first line is
 normalized (case, whitespace, punctuation, an 'Intent:' prefix) and must be
 one of the labels, else it counts as invalid. With --baseline the same
 prompts go to an OpenAI-compatible chat completions API (OPENAI_BASE_URL,
@@ -31,8 +35,9 @@ OPENAI_API_KEY) and the report adds agreement and every disagreement.
 \b
 Written to --out (default reports/<model>/<version>/<env>-<endpoint>-<UTC time>/):
 report.json (the evidence `approve` takes), summary.md, confusion.png.
-Throttling and 5xx are retried with backoff; Ctrl-C stops sending, waits for
-requests in flight and writes a report marked partial.
+Throttling (SageMaker's, and the container's own overload that SageMaker
+wraps as ModelError) and 5xx are retried with backoff; Ctrl-C stops sending,
+waits for requests in flight and writes a report marked partial.
 
 \b
 Exit codes: 0 thresholds met, 1 thresholds not met (report written),
@@ -58,14 +63,19 @@ Example:
 @click.option("--rate-limit", "rate_limit", default=None, metavar="R/s",
               help="At most R requests per second (e.g. 20/s, 600/min), for the endpoint and the baseline each.")
 @click.option("--endpoint-url", default=None, help="SageMaker runtime URL (a local fake, a VPC endpoint).")
+@click.option("--chat-template", "chat_template", default=None, type=click.Path(path_type=Path, dir_okay=False),
+              help="The pinned snapshot's tokenizer_config.json, for a container without a chat route "
+                   "(default: read it from the weights bucket).")
 @click.option("--out", "out_dir", default=None, type=click.Path(path_type=Path, file_okay=False),
               help="Directory for report.json, summary.md, confusion.png.")
 @click.option("--json", "json_mode", is_flag=True, default=None, help="JSON lines output.")
 def command(env_name: str, endpoint_key: str, version: str | None, dataset_path: Path, baseline: str | None,
-            concurrency: int, rate_limit: str | None, endpoint_url: str | None, out_dir: Path | None,
-            json_mode: bool | None) -> None:
+            concurrency: int, rate_limit: str | None, endpoint_url: str | None, chat_template: Path | None,
+            out_dir: Path | None, json_mode: bool | None) -> None:
+    from scripts.evaluation.chat_template import serving_for
     from scripts.evaluation.clients import BaselineSpec, OpenAIChat, SageMakerEndpoint
-    from scripts.evaluation.scoring import Plan, Target, build_report, llama_prompt_tokens, run_target, score
+    from scripts.evaluation.scoring import (Plan, Target, build_report, endpoint_prompt_tokens, run_target,
+                                            score)
     from scripts.evaluation.answers import approx_tokens
     from scripts.evaluation.dataset import load_dataset
     from scripts.evaluation.report import write_outputs
@@ -97,22 +107,23 @@ def command(env_name: str, endpoint_key: str, version: str | None, dataset_path:
     dataset_shown = _shown(dataset_path, root)
     dataset = load_dataset(dataset_path, endpoint.evaluation.labels, dataset_shown)
     baseline_call = (OpenAIChat(spec.model, endpoint.evaluation.max_new_tokens) if spec else None)
+    serving = serving_for(env, pin, chat_template, out)
     plan = Plan(environment=env, endpoint_key=endpoint_key, endpoint=endpoint, evaluation=endpoint.evaluation,
                 pin=pin, version_source=version_source, dataset=dataset, dataset_shown=dataset_shown,
-                concurrency=concurrency, rate_limit=per_second)
+                concurrency=concurrency, rate_limit=per_second, serving=serving)
     out.event("dataset", f"{dataset_shown}: {len(dataset.examples)} examples, {len(dataset.intents)} intents "
               f"(sha256 {dataset.sha256[:12]}…)", examples=len(dataset.examples), sha256=dataset.sha256)
 
     name = env.endpoint_name(endpoint_key)
-    invoke = SageMakerEndpoint(name, env.region, pin.container.framework, endpoint.evaluation.max_new_tokens,
-                               concurrency, endpoint_url)
+    invoke = SageMakerEndpoint(name, env.region, serving, endpoint.evaluation.max_new_tokens, concurrency,
+                               endpoint_url)
     retry = RetryPolicy()
     try:
         endpoint_run = run_target(plan, Target("endpoint", name, invoke), out, retry)
     except Fatal as exc:
         raise UserError(str(exc), Exit.AWS_ERROR) from None
     interrupted = endpoint_run.interrupted
-    endpoint_score = score(plan, endpoint_run, llama_prompt_tokens)
+    endpoint_score = score(plan, endpoint_run, endpoint_prompt_tokens(serving))
     base = None
     baseline_error = None
     if baseline_call is not None and not interrupted:
@@ -163,8 +174,12 @@ def _print(out: Output, report: dict, written: dict, root: Path) -> None:
             ["invalid", f"{metrics['invalid']} ({metrics['invalid_rate']})"],
             ["errors", f"{metrics['errors']} ({metrics['error_rate']})"],
             ["latency p50/p95/p99 ms", f"{latency['p50']} / {latency['p95']} / {latency['p99']}"],
-            ["tokens prompt/completion", f"{report['tokens']['prompt']} / {report['tokens']['completion']} "
-                                         f"({report['tokens']['completion_source']})"],
+            ["tokens per call prompt/completion", f"{report['tokens']['prompt_per_call']} / "
+                                                  f"{report['tokens']['completion_per_call']} "
+                                                  f"({report['tokens']['prompt_source']} / "
+                                                  f"{report['tokens']['completion_source']})"],
+            ["route", f"{report['prompt']['route']} (chat template applied by "
+                      f"{report['prompt']['chat_template']['applied_by']})"],
             ["requests/s", report["run"]["requests_per_s"]],
             ["retries (throttled)", f"{report['run']['retries']} ({report['run']['throttled']})"]]
     if report["baseline"]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+from pathlib import Path
 
 import click
 
@@ -14,17 +16,30 @@ from scripts.lib.errors import Exit, UserError
 from scripts.lib.output import Output
 from scripts.lib.repo import project
 
-DEFAULT_PROMPT = ("Classify the intent of the customer message into one of: billing, cancel, complaint, "
-                  "delivery, other. Answer with the label only.\nMessage: My parcel still has not arrived, "
-                  "where is it?\nIntent:")
+def request_bodies(env, endpoint, pin, prompt: str | None, dataset: Path | None, max_new_tokens: int | None,
+                   chat_template: Path | None, out: Output) -> list[bytes]:
+    """What evaluate would send: the endpoint's evaluation prompt over --dataset texts (else its
+    smoke_test texts), in the pinned container's format; --prompt sends one user message instead."""
+    from scripts.evaluation.chat_template import serving_for
 
+    evaluation = endpoint.evaluation
+    if prompt is not None:
+        prompts = [prompt]
+    elif evaluation is None:
+        raise UserError("--prompt: missing, and the endpoint has no evaluation block to take the prompt from; fix: "
+                        "give --prompt, or add an evaluation block (docs/evaluation.md)")
+    elif dataset is not None:
+        from scripts.evaluation.dataset import load_dataset
 
-def request_body(framework: str, prompt: str, max_new_tokens: int) -> bytes:
-    """InvokeEndpoint body in the pinned container's format (LMI and TGI take the same shape)."""
-    if framework not in ("djl-lmi", "huggingface-llm"):
-        raise UserError(f"the pinned container framework '{framework}' has no known request format; "
-                        "fix: pin an LMI (djl-lmi) or TGI (huggingface-llm) image")
-    return json.dumps({"inputs": prompt, "parameters": {"max_new_tokens": max_new_tokens}}).encode()
+        prompts = [evaluation.prompt(e.text) for e in load_dataset(dataset, evaluation.labels, str(dataset)).examples]
+    elif endpoint.smoke_test:
+        prompts = [evaluation.prompt(case.text) for case in endpoint.smoke_test]
+    else:
+        raise UserError("--dataset: missing, and the endpoint has no smoke_test texts; fix: give --dataset "
+                        "datasets/intents/test.jsonl (or --prompt)")
+    tokens = max_new_tokens or (evaluation.max_new_tokens if evaluation else 16)
+    serving = serving_for(env, pin, chat_template, out)
+    return [json.dumps(serving.body(p, tokens)).encode() for p in prompts]
 
 
 @click.command("loadtest")
@@ -41,17 +56,23 @@ def request_body(framework: str, prompt: str, max_new_tokens: int) -> bytes:
               help="Instances serving during the test (default: the endpoint's instances.min).")
 @click.option("--safety-factor", type=Number(float, low=0, low_open=True, high=1, example="0.7"), default=0.7,
               show_default=True, help="Target = knee x this factor.")
-@click.option("--prompt", default=DEFAULT_PROMPT, help="Prompt sent with every request.")
-@click.option("--max-new-tokens", type=Number(int, low=1, high=8192, example="5"), default=5, show_default=True,
-              help="parameters.max_new_tokens of every request.")
+@click.option("--dataset", "dataset_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Send the evaluation prompt over these texts, in turn (default: the endpoint's smoke_test texts).")
+@click.option("--prompt", default=None, help="Send this user message instead of the evaluation prompt.")
+@click.option("--max-new-tokens", type=Number(int, low=1, high=8192, example="12"), default=None,
+              help="Tokens to generate per request (default: the evaluation block's max_new_tokens).")
+@click.option("--chat-template", "chat_template", default=None, type=click.Path(path_type=Path, dir_okay=False),
+              help="The pinned snapshot's tokenizer_config.json, for a container without a chat route.")
 @click.option("--json", "json_mode", is_flag=True, default=None, help="JSON lines output.")
 def command(env_name: str | None, endpoint_key: str | None, max_concurrency: int, duration: float, max_requests: int,
-            endpoint_url: str | None, instances: int | None, safety_factor: float, prompt: str, max_new_tokens: int,
-            json_mode: bool | None) -> None:
+            endpoint_url: str | None, instances: int | None, safety_factor: float, dataset_path: Path | None,
+            prompt: str | None, max_new_tokens: int | None, chat_template: Path | None, json_mode: bool | None) -> None:
     """Ramp concurrency 1, 2, 4, ... against an endpoint (InvokeEndpoint), report throughput and latency
     percentiles per step, find the knee and recommend the autoscaling target (knee x safety factor).
 
-    Every step is bounded by --duration and --max-requests. Throttling and model errors are counted, not retried.
+    Requests are what evaluate sends (the evaluation prompt in the pinned container's format), so
+    the latency measured is production's. Every step is bounded by --duration and --max-requests.
+    Throttling and model errors are counted, not retried.
     """
     required("--env", env_name, "name the environment, e.g. --env dev")
     required("--endpoint", endpoint_key, "name the endpoint, e.g. --endpoint intent-3b")
@@ -64,16 +85,18 @@ def command(env_name: str | None, endpoint_key: str | None, max_concurrency: int
                         f"{', '.join(sorted(env.endpoints))}")
     endpoint = env.endpoints[endpoint_key]
     name = env.endpoint_name(endpoint_key)
-    body = request_body(loaded.pin_for(endpoint).container.framework.value, prompt, max_new_tokens)
+    out = Output(json_mode)
+    bodies = request_bodies(env, endpoint, loaded.pin_for(endpoint), prompt, dataset_path, max_new_tokens,
+                            chat_template, out)
     serving = instances or endpoint.instances.min
 
     client = data_plane_client("sagemaker-runtime", env.region, endpoint_url, pool=max_concurrency)
+    turn = itertools.count()
 
     def invoke() -> None:
-        client.invoke_endpoint(EndpointName=name, Body=body, ContentType="application/json",
-                               Accept="application/json")["Body"].read()
+        client.invoke_endpoint(EndpointName=name, Body=bodies[next(turn) % len(bodies)],
+                               ContentType="application/json", Accept="application/json")["Body"].read()
 
-    out = Output(json_mode)
     try:  # untimed: the client's first call loads its model and connects, which would skew step 1
         invoke()
     except Exception as exc:  # noqa: BLE001 - reported as one line

@@ -170,6 +170,10 @@ def command(model: str, version: str, source: Path | None, hub: str | None, revi
                               {"path": "model.safetensors", "size": 1, "sha256": "0" * 64}]},
         **content,
     }
+    # New pins freeze today's registry content (schema 2); a re-run keeps what the existing pin has.
+    data["schema_version"] = existing.schema_version if existing is not None else 2
+    if existing is not None and existing.registry is not None:
+        data["registry"] = existing.registry.model_dump(mode="json")
     if existing is not None:
         data["approval"] = existing.approval.model_dump(mode="json", exclude_none=True)
     if framework_version:

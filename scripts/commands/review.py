@@ -11,11 +11,22 @@ from pathlib import Path
 
 import click
 
-from scripts.lib.errors import UserError
+from scripts.lib.errors import CheckFailed, UserError
 from scripts.lib.output import Output
 from scripts.lib.review_diff import StackDiff, as_json, diff_assemblies
 
 ACTION_ORDER = {"replace": 0, "remove": 1, "add": 2, "update": 3}
+# Replacing a registry package creates a new version and removes the old one's export: CloudFormation
+# refuses to change an export that an endpoint stack imports, so the artifacts stack update fails, and a
+# version's registry content must never change anyway (config/registry_content.py).
+BLOCKING_REPLACEMENTS = {"AWS::SageMaker::ModelPackage"}
+
+
+def blocking(diffs: list[StackDiff]) -> list[str]:
+    """One line per change a pull request must not merge with."""
+    return [f"`{d.stack}`: {r.type} `{r.logical_id}` would be replaced ({', '.join(r.properties)} changed): a pinned "
+            "version's registry package must not change; revert the change, or pin a new version"
+            for d in diffs for r in d.resources if r.action == "replace" and r.type in BLOCKING_REPLACEMENTS]
 
 
 def to_markdown(diffs: list[StackDiff], base: str, head: str) -> str:
@@ -23,6 +34,9 @@ def to_markdown(diffs: list[StackDiff], base: str, head: str) -> str:
     unchanged = [d.stack for d in diffs if d.status == "unchanged"]
     lines = ["# Infrastructure review: what changes per stack", "",
              f"Base `{base}`, head `{head}`: {len(changed)} stack(s) change, {len(unchanged)} unchanged.", ""]
+    stops = blocking(diffs)
+    if stops:
+        lines += ["## Blocking", ""] + [f"- {line}" for line in stops] + [""]
     if not changed:
         lines.append("No template changes.")
     for diff in changed:
@@ -80,7 +94,8 @@ def command(base: Path, head: Path, markdown_file: Path | None, json_mode: bool)
     """Compare two synthesized assemblies: per stack, endpoint facts (version, digest, instance type,
     scaling, deployment, alarms), resources added/removed/updated/replaced and IAM statements added/removed.
 
-    Exit 0 when compared (changes or not); 2 when an assembly is missing or unreadable.
+    Exit 0 when compared (changes or not); 1 when a change is blocking (a registry package would be
+    replaced; the report is written first); 2 when an assembly is missing or unreadable.
     """
     try:
         diffs = diff_assemblies(base, head)
@@ -94,7 +109,10 @@ def command(base: Path, head: Path, markdown_file: Path | None, json_mode: bool)
         except OSError as exc:
             raise UserError(f"{markdown_file}: cannot write the report ({exc.strerror}); "
                             "fix: choose a writable path whose directory exists")
+    stops = blocking(diffs)
     if json_mode:
-        Output(True).result({"stacks": as_json(diffs)})
+        Output(True).result({"stacks": as_json(diffs), "blocking": stops})
     elif markdown_file is None:
         click.echo(report, nl=False)
+    if stops:
+        raise CheckFailed(f"{len(stops)} blocking change(s): {stops[0].replace('`', '')}")

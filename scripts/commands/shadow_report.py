@@ -22,7 +22,7 @@ Reads the data capture JSONL files of both variants of the endpoint
 (s3://<capture bucket>/<endpoint>/<endpoint>/{primary,shadow}/yyyy/mm/dd/hh/),
 pairs each production record with the shadow's copy of the same request (by
 inferenceId, else eventId, else identical request body), parses both answers
-with the endpoint's evaluation labels (or compares normalized text without
+(generate or chat format) with the endpoint's evaluation labels (or compares normalized text without
 an evaluation block) and reports agreement, invalid answers, records left
 unpaired, ModelLatency of each variant from CloudWatch when it has
 datapoints, and examples of disagreement.
@@ -59,6 +59,7 @@ def command(env_name: str, endpoint_key: str, since: str | None, bucket: str | N
     start = cap.parse_time(since) if since else cap.default_since(now)
     if start is None:
         raise UserError(f"--since: '{since}' is not an ISO 8601 time; fix: write e.g. 2025-03-01T00:00:00Z")
+    start = start.astimezone(timezone.utc)  # capture folders are UTC hours
     env = project(env_name).environments[env_name]
     endpoint = env.endpoints.get(endpoint_key)
     if endpoint is None:
@@ -104,7 +105,11 @@ def _print(out: Output, r: dict) -> None:
             ["paired", f"{r['matched']} ({', '.join(f'{k} {v}' for k, v in r['matched_by'].items() if v)})"],
             ["unpaired production / shadow", f"{r['production_only']} / {r['shadow_only']}"],
             [f"agreement ({r['compared_as']})", f"{agreement} of {r['both_valid']} ({r['disagree']} disagree)"],
-            ["invalid production / shadow", f"{r['invalid']['production']} / {r['invalid']['shadow']}"]]
+            ["invalid answers production / shadow", f"{r['invalid']['production']} / {r['invalid']['shadow']}"],
+            ["unreadable answers production / shadow (left out)",
+             f"{r['unreadable']['production']} / {r['unreadable']['shadow']}"],
+            ["malformed capture lines production / shadow (skipped)",
+             f"{r['unparsable_lines']['primary']} / {r['unparsable_lines']['shadow']}"]]
     for variant, latency in r["latency_ms"].items():
         rows.append([f"ModelLatency {variant}", "no CloudWatch datapoints" if latency is None else
                      f"avg {latency['average_ms']} ms, max {latency['max_ms']} ms ({latency['samples']} samples)"])

@@ -8,39 +8,26 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import click
 
 from scripts.commands.summary import print_summary
-from scripts.lib.errors import CheckFailed, UserError
+from scripts.lib import cdk
+from scripts.lib.errors import CheckFailed
 from scripts.lib.output import Output
 from scripts.lib.repo import project, repo_root
-
-
-def cdk_cli(root: Path) -> Path:
-    cli = root / "node_modules" / ".bin" / "cdk"
-    if not cli.exists():
-        raise UserError("node_modules/.bin/cdk: the pinned CDK CLI is not installed; fix: run `make setup` (npm ci)")
-    return cli
-
-
-def cdk_env() -> dict[str, str]:
-    # Node 20 still runs jsii fine; its end-of-life banner would drown the output.
-    return {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-            "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1", "CDK_DISABLE_CLI_TELEMETRY": "true"}
 
 
 def synthesize(root: Path, env: str | None, out: Output) -> Path:
     target = root / "cdk.out"
     staging = root / f"cdk.out.tmp-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
-    args = [str(cdk_cli(root)), "synth", "--quiet", "--output", str(staging)]
+    args = ["synth", "--quiet", "--output", str(staging)]
     if env:
         args += ["--context", f"env={env}"]
     out.event("synth", f"cdk synth {'--context env=' + env if env else '(all environments)'} …")
-    result = subprocess.run(args, cwd=root, env=cdk_env(), capture_output=True, text=True)
+    result = cdk.run(args, cwd=root)
     if result.returncode != 0:
         shutil.rmtree(staging, ignore_errors=True)
         lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]

@@ -106,10 +106,11 @@ def updated_text(path: Path, refreshed: list[RegionRefresh], today: date) -> str
         old = dict(previous.get("hourly") or {})
         kept = sorted(k for k in old if k not in region.prices)
         hourly = {**{k: old[k] for k in kept}, **region.prices}
-        block = {"source": SOURCE, "retrieved": today, "basis": "listed"}
+        block = {"source": SOURCE, "basis": "price-list-api", "retrieved": today}
         if kept:
-            block["note"] = (f"not refreshed, from the previous snapshot ({previous.get('basis')}, "
-                             f"{previous.get('retrieved')}): {', '.join(kept)}")
+            block["note"] = (f"not in the Price List, kept from the previous block ({previous.get('basis')}"
+                             f"{', ' + str(previous.get('retrieved')) if previous.get('retrieved') else ''}): "
+                             f"{', '.join(kept)}")
         block["hourly"] = {k: hourly[k] for k in sorted(hourly, key=_size_order)}
         hosting[region.region] = block
     buffer = io.StringIO()

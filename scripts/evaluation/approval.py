@@ -216,8 +216,12 @@ def find_package(sagemaker, group: str, pin: Pin) -> dict:
 
 
 def set_registry_status(sagemaker, package: dict, approval: Approval) -> None:
+    """The registry's approval as the pin's; a move to Approved is marked (config/pin.py
+    APPROVAL_TRANSITION_MARK) so that the approval-dispatch rule fires on it and on nothing else."""
+    newly_approved = (approval.status is ApprovalStatus.APPROVED
+                      and package.get("ModelApprovalStatus") != ApprovalStatus.APPROVED.value)
     kwargs = {"ModelPackageArn": package["ModelPackageArn"], "ModelApprovalStatus": approval.status.value,
-              "ApprovalDescription": approval.description}
+              "ApprovalDescription": approval.transition_description() if newly_approved else approval.description}
     if package.get("CustomerMetadataProperties"):
         # Sent back unchanged: the stack owns them (and some emulators drop what is left out).
         kwargs["CustomerMetadataProperties"] = package["CustomerMetadataProperties"]

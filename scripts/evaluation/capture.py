@@ -12,8 +12,11 @@ Capture files (one JSON object per line) land under
      "eventVersion": "0"}
 
 Records of the two variants are paired by inferenceId when both carry one, else by eventId,
-else by identical request body (oldest first). Capture holds no latency: ModelLatency per
-variant comes from CloudWatch (AWS/SageMaker, microseconds) when it has datapoints.
+else by identical request body (oldest first). Requests and answers of either route are read
+(`{"inputs"}` / `{"generated_text"}` and `{"messages"}` / `chat.completion`, answers.py), so
+chat-format traffic compares like the rest. Hour folders are UTC hours: `since` is converted to
+UTC before it becomes a key. Capture holds no latency: ModelLatency per variant comes from
+CloudWatch (AWS/SageMaker, microseconds) when it has datapoints.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from scripts.evaluation.answers import UnreadableAnswer, read_generation
+from scripts.evaluation.answers import UnreadableAnswer, read_generation, request_text
 from scripts.evaluation.metrics import agreement
 
 EXCERPT = 160
@@ -53,10 +56,10 @@ class Record:
 
     def prompt_excerpt(self) -> str:
         try:
-            inputs = json.loads(self.request).get("inputs", self.request)
-        except (json.JSONDecodeError, AttributeError):
-            inputs = self.request
-        text = str(inputs)
+            request = json.loads(self.request)
+            text = request_text(request) if isinstance(request, dict) else self.request
+        except json.JSONDecodeError:
+            text = self.request
         if "Message:" in text:  # the evaluation template's utterance line, if that template is used
             text = text.rsplit("Message:", 1)[1].split("\n", 1)[0]
         return text.strip()[:EXCERPT]
@@ -89,8 +92,8 @@ def read_variant(s3, bucket: str, prefix: str, endpoint_name: str, variant: str,
     """(records at or after `since`, files read, unreadable lines) of one variant."""
     base = variant_prefix(prefix, endpoint_name, variant)
     kwargs = {"Bucket": bucket, "Prefix": base}
-    if since is not None:
-        kwargs["StartAfter"] = base + since.strftime("%Y/%m/%d/%H")  # keys sort by hour folder
+    if since is not None:  # keys sort by UTC hour folder
+        kwargs["StartAfter"] = base + since.astimezone(timezone.utc).strftime("%Y/%m/%d/%H")
     records, files, bad = [], 0, 0
     for page in s3.get_paginator("list_objects_v2").paginate(**kwargs):
         for item in page.get("Contents", []):

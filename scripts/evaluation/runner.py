@@ -24,13 +24,17 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+THROTTLE_CODES = {"ThrottlingException", "TooManyRequestsException", "HTTP 429", "ModelNotReadyException"}
 
 
 class Retryable(Exception):
-    def __init__(self, code: str, retry_after: float | None = None):
+    """Worth another attempt; `throttled`: the server said it is too busy (counted apart)."""
+
+    def __init__(self, code: str, retry_after: float | None = None, throttled: bool | None = None):
         super().__init__(code)
         self.code = code
         self.retry_after = retry_after
+        self.throttled = code in THROTTLE_CODES if throttled is None else throttled
 
 
 class CallFailed(Exception):
@@ -95,7 +99,6 @@ class RunResult(Generic[R]):
     done: int = field(default=0)
 
 
-THROTTLE_CODES = {"ThrottlingException", "TooManyRequestsException", "HTTP 429", "ModelNotReadyException"}
 
 
 def run_calls(items: Sequence[T], call: Callable[[T], R], *, concurrency: int, rate_limit: float | None = None,
@@ -119,7 +122,7 @@ def run_calls(items: Sequence[T], call: Callable[[T], R], *, concurrency: int, r
             try:
                 value = call(item)
             except Retryable as exc:
-                if exc.code in THROTTLE_CODES:
+                if exc.throttled:
                     throttled += 1
                 if attempt == retry.max_attempts - 1:
                     return CallResult(error=f"{exc.code} (gave up after {retry.max_attempts} attempts)",

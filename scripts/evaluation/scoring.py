@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from scripts.evaluation import metrics as m
-from scripts.evaluation.answers import CHAT_FORMAT, Generation, approx_tokens, llama3_chat, parse_label
+from scripts.evaluation.answers import Generation, ServingFormat, approx_tokens, parse_label
 from scripts.evaluation.dataset import Dataset
 from scripts.evaluation.runner import RetryPolicy, RunResult, run_calls
 from scripts.evaluation.verdict import threshold_checks
@@ -21,7 +21,7 @@ from config.environment import Endpoint, Environment
 from config.evaluation import Evaluation
 from config.pin import Pin
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2  # 2: prompt.route and prompt.chat_template, tokens per call, refusals
 ANSWER_CHARS = 200  # raw answers are kept this long in the report
 Call = Callable[[str], Generation]
 
@@ -45,6 +45,7 @@ class Plan:
     dataset_shown: str
     concurrency: int
     rate_limit: float | None
+    serving: ServingFormat | None = None  # how the endpoint is asked (route, template)
 
 
 def run_target(plan: Plan, target: Target, out: Output, retry: RetryPolicy) -> RunResult[Generation]:
@@ -58,7 +59,8 @@ def score(plan: Plan, run: RunResult[Generation], prompt_tokens_of: Callable[[st
     """Per-example records, metrics, latency and tokens of one target's run (done examples only)."""
     labels = plan.evaluation.labels
     records, outcomes, latencies = [], [], []
-    tokens = {"prompt": 0, "completion": 0, "prompt_reported": 0, "completion_reported": 0, "answers": 0}
+    tokens = {"prompt": 0, "completion": 0, "prompt_reported": 0, "completion_reported": 0, "answers": 0,
+              "refusals": 0}
     for example, result in zip(plan.dataset.examples, run.results):
         if result is None:
             continue
@@ -67,9 +69,13 @@ def score(plan: Plan, run: RunResult[Generation], prompt_tokens_of: Callable[[st
                   "retries": result.retries, "error": result.error}
         if result.ok:
             generation = result.value
-            predicted = parse_label(generation.text, labels)
-            record.update(answer=generation.text[:ANSWER_CHARS], predicted=predicted,
+            predicted = parse_label(generation.text, labels) if generation.refusal is None else None
+            shown = generation.text if generation.refusal is None else f"(refusal) {generation.refusal}"
+            record.update(answer=shown[:ANSWER_CHARS], predicted=predicted,
                           status="ok" if predicted else "invalid", latency_ms=round(result.latency_ms, 1))
+            if generation.refusal is not None:
+                record["refusal"] = True
+                tokens["refusals"] += 1
             latencies.append(result.latency_ms)
             tokens["answers"] += 1
             if generation.prompt_tokens is not None:
@@ -103,11 +109,16 @@ def _tokens_summary(t: dict) -> dict:
             return "reported"
         return "approximate" if reported == 0 else "partly approximate"
 
-    summary = {"prompt": t["prompt"], "completion": t["completion"], "prompt_source": source(t["prompt_reported"]),
-               "completion_source": source(t["completion_reported"])}
+    answers = t["answers"]
+    summary = {"prompt": t["prompt"], "completion": t["completion"], "answers": answers,
+               "prompt_per_call": round(t["prompt"] / answers, 1) if answers else None,
+               "completion_per_call": round(t["completion"] / answers, 1) if answers else None,
+               "prompt_source": source(t["prompt_reported"]), "completion_source": source(t["completion_reported"]),
+               "refusals": t["refusals"]}
     if summary["prompt_source"] != "reported" or summary["completion_source"] != "reported":
-        summary["note"] = ("approximate counts are characters / 4 of the text sent or received; the serving "
-                           "container reports generated tokens only (details.generated_tokens), never prompt tokens")
+        summary["note"] = ("approximate counts are characters / 4 of the text sent or received (on the chat route "
+                           "without the template's own tokens); containers report them in chat `usage` and in "
+                           "`details` (generated_tokens, prefill), APIs in `usage`")
     return summary
 
 
@@ -132,8 +143,7 @@ def build_report(plan: Plan, endpoint_score: dict, baseline: tuple[str, dict] | 
         "dataset": {"path": plan.dataset_shown, "sha256": plan.dataset.sha256,
                     "examples": len(plan.dataset.examples), "intents": plan.dataset.intents},
         "prompt": {"template_sha256": hashlib.sha256(evaluation.prompt_template.encode()).hexdigest(),
-                   "chat_format": CHAT_FORMAT, "labels": evaluation.labels,
-                   "max_new_tokens": evaluation.max_new_tokens},
+                   **prompt_route(plan), "labels": evaluation.labels, "max_new_tokens": evaluation.max_new_tokens},
         "thresholds": evaluation.thresholds.model_dump(mode="json"),
         "run": {**endpoint_score["run"], "concurrency": plan.concurrency, "rate_limit_per_s": plan.rate_limit},
         "metrics": endpoint_score["metrics"],
@@ -184,5 +194,21 @@ def _compare(name: str, endpoint: dict, base: dict) -> dict:
     }
 
 
-def llama_prompt_tokens(prompt: str) -> int:
-    return approx_tokens(llama3_chat(prompt))
+def prompt_route(plan: Plan) -> dict:
+    """How the prompt reached the model: the route and whose chat template rendered it."""
+    from scripts.evaluation.chat_template import TEMPLATE_FILE
+
+    serving = plan.serving or ServingFormat.of(plan.pin)
+    pinned = next((f for f in plan.pin.weights.files if f.path == TEMPLATE_FILE), None)
+    template = {"file": TEMPLATE_FILE, "sha256": pinned.sha256 if pinned else None,
+                "applied_by": "container" if serving.route.value == "chat" else "evaluate"}
+    if serving.template is not None:
+        template["read_from"] = serving.template.origin
+    return {"route": serving.route.value, "chat_template": template}
+
+
+def endpoint_prompt_tokens(serving: ServingFormat) -> Callable[[str], int]:
+    """Characters / 4 of what the model reads, for answers that report no prompt tokens."""
+    if serving.template is not None:
+        return lambda prompt: approx_tokens(serving.prompt_text(prompt))
+    return approx_tokens

@@ -55,6 +55,11 @@ def run(args: list[str], cwd: Path, env: dict[str, str] | None = None,
                           timeout=timeout, stdin=subprocess.DEVNULL)
 
 
+def attached(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> int:
+    """`cdk ARGS` on this terminal (its progress and its approval prompt are the user's); the exit code."""
+    return subprocess.run([str(cli()), *args], cwd=cwd, env=env or environ()).returncode
+
+
 def start(args: list[str], cwd: Path, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     """`cdk ARGS` in the background, output to `log`, tied to this process by `tether.py`: it ends
     when this process ends, kill -9 included, or when the returned process is terminated."""

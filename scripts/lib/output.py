@@ -70,6 +70,38 @@ class Output:
         self.console.print(table)
 
     @contextmanager
+    def working(self, description: str, event: str = "working", every_s: float = 5.0, **fields: Any) -> Iterator[None]:
+        """Work of unknown length in this thread (an in-process synth): a spinner with the seconds
+        on a terminal; otherwise a JSON line every `every_s` seconds, so a CI log shows it is alive."""
+        started = time.monotonic()
+        if not self.json:
+            with self.console.status(description, spinner="dots") as status:
+                stop = threading.Event()
+                ticker = threading.Thread(target=_tick_status, args=(status, description, started, stop),
+                                          daemon=True)
+                ticker.start()
+                try:
+                    yield
+                finally:
+                    stop.set()
+                    ticker.join()
+            return
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(every_s):
+                self.event(event, f"{description} ({time.monotonic() - started:.0f} s)",
+                           elapsed_s=round(time.monotonic() - started, 1), **fields)
+
+        heart = threading.Thread(target=beat, daemon=True)
+        heart.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            heart.join()
+
+    @contextmanager
     def progress(self, description: str, total: float | None, unit_bytes: bool = False) -> Iterator["Ticker"]:
         if self.json:
             ticker = _JsonTicker(self, description, total)
@@ -82,6 +114,11 @@ class Output:
         with Progress(*columns, console=self.err, transient=False) as bar:
             task = bar.add_task(description, total=total)
             yield _RichTicker(bar, task)
+
+
+def _tick_status(status: Any, description: str, started: float, stop: threading.Event) -> None:
+    while not stop.wait(0.5):
+        status.update(f"{description} ({time.monotonic() - started:.0f} s)")
 
 
 class Ticker:

@@ -126,8 +126,11 @@ def seal_checked(data: dict[str, Any], shown: str) -> Pin:
     except ValidationError as exc:
         fail([Problem(e.file, e.field, e.problem, e.fix) for e in errors_of(Pin, data, shown, exc)])
         raise AssertionError("unreachable") from None
+    except Invalid as exc:  # today's container environment cannot be derived (config/serving_env.py)
+        fail([Problem(shown, "serving.extra_env", exc.problem, exc.fix)])
     try:
-        container_environment(pin)
+        if pin.registry is None:  # schema 1 derives its environment; schema 2 froze it when sealed
+            container_environment(pin)
     except Invalid as exc:
         fail([Problem(shown, "serving.extra_env", exc.problem, exc.fix)])
     return pin
@@ -159,7 +162,7 @@ def differences(old: PinnedContent, new: PinnedContent) -> list[str]:
             out.append(f"weights: {name} is gone")
         elif (a.size, a.sha256) != (b.size, b.sha256):
             out.append(f"weights: {name} changed (sha256 {a.sha256[:12]}... -> {b.sha256[:12]}...)")
-    for section in ("container", "serving", "resources"):
+    for section in ("container", "serving", "resources", "registry"):
         if getattr(old, section) != getattr(new, section):
             out.append(f"{section} differs")
     return out

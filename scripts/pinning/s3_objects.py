@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from scripts.pinning.hashing import CHUNK, MIB, FileDigest, OnBytes
 
@@ -167,6 +168,27 @@ def upload_args(digest: FileDigest) -> dict[str, str]:
     return {"ChecksumAlgorithm": "SHA256", "ChecksumSHA256": digest.sha256_b64}
 
 
+@contextmanager
+def only_new_objects(s3: Any) -> Iterator[Any]:
+    """`s3` sending `If-None-Match: *` on every PutObject and CompleteMultipartUpload while the block
+    runs: S3 refuses to replace an existing key (412), and the weights bucket's policy refuses any
+    write without it (stacks/constructs/secure_bucket.py). s3transfer passes no such argument, so
+    it is set on the request; the client (shared, cached) is as before afterwards."""
+
+    def if_none_match(params: dict, **_: Any) -> None:
+        params["IfNoneMatch"] = "*"
+
+    events = [(f"before-parameter-build.s3.{op}", f"pinned-llama-if-none-match-{op}")
+              for op in ("PutObject", "CompleteMultipartUpload")]
+    for event, unique_id in events:
+        s3.meta.events.register(event, if_none_match, unique_id=unique_id)
+    try:
+        yield s3
+    finally:
+        for event, unique_id in events:
+            s3.meta.events.unregister(event, unique_id=unique_id)
+
+
 def upload_all(s3: Any, bucket: str, uploads: list[Upload], part_size: int, concurrency: int,
                on_bytes: OnBytes | None = None) -> list[tuple[str, BaseException]]:
     """Upload files concurrently (parts of large files too); returns the (key, error) of failed ones.
@@ -185,19 +207,20 @@ def upload_all(s3: Any, bucket: str, uploads: list[Upload], part_size: int, conc
     config = TransferConfig(multipart_threshold=part_size, multipart_chunksize=part_size,
                             max_concurrency=concurrency, use_threads=True, preferred_transfer_client="classic")
     failures: list[tuple[str, BaseException]] = []
-    manager = create_transfer_manager(s3, config)
-    try:
-        futures = [(u.key, manager.upload(u.path, bucket, u.key, extra_args=upload_args(u.digest),
-                                          subscribers=[Progress()])) for u in uploads]
-        for key, future in futures:
-            try:
-                future.result()
-            except Exception as exc:  # noqa: BLE001 - collected and reported per file
-                failures.append((key, exc))
-    except BaseException:  # Ctrl-C: cancel what is still running (multipart uploads are aborted)
-        manager.shutdown(cancel=True)
-        raise
-    manager.shutdown()
+    with only_new_objects(s3):
+        manager = create_transfer_manager(s3, config)
+        try:
+            futures = [(u.key, manager.upload(u.path, bucket, u.key, extra_args=upload_args(u.digest),
+                                              subscribers=[Progress()])) for u in uploads]
+            for key, future in futures:
+                try:
+                    future.result()
+                except Exception as exc:  # noqa: BLE001 - collected and reported per file
+                    failures.append((key, exc))
+        except BaseException:  # Ctrl-C: cancel what is still running (multipart uploads are aborted)
+            manager.shutdown(cancel=True)
+            raise
+        manager.shutdown()
     return failures
 
 

@@ -8,7 +8,12 @@ For each pin:
 - no other object is under the prefix (SageMaker would load it too);
 - every pinned image digest exists in its region's ECR registry, where ECR can
   be asked (else the image is reported as unverified, not as a mismatch).
-For the bucket: versioning and Object Lock are enabled.
+For the bucket: versioning and Object Lock are enabled, and its policy makes an existing key
+impossible to replace or delete (conditional writes required, deletes denied:
+stacks/constructs/secure_bucket.py). SageMaker loads the *current* version of each object at
+every instance launch, so the checksums above are the current versions'; a pinned key with
+more than one version, or a delete marker, was replaced or deleted after its upload and is
+reported even when its current content is right.
 
 Findings are *mismatches* (the exit code fails), *warnings* (an object with
 no retention or legal hold, a bucket without default retention: the content
@@ -119,6 +124,7 @@ def check_bucket(s3: Any, bucket: str) -> tuple[bool, list[Finding]]:
         if error_code(exc) != "ObjectLockConfigurationNotFoundError":
             raise
         lock = {}
+    findings += _policy_findings(s3, bucket)
     if lock.get("ObjectLockEnabled") != "Enabled":
         findings.append(Finding("", "bucket", bucket, "Object Lock is not enabled", "Enabled",
                                 lock.get("ObjectLockEnabled", "not configured")))
@@ -126,6 +132,49 @@ def check_bucket(s3: Any, bucket: str) -> tuple[bool, list[Finding]]:
         findings.append(Finding("", "bucket", bucket, "Object Lock has no default retention: new objects "
                                 "are not locked", "a default retention rule", "none", Severity.WARNING))
     return True, findings
+
+
+def _policy_findings(s3: Any, bucket: str) -> list[Finding]:
+    """A warning unless the bucket policy denies unconditional writes and deletes of objects."""
+    import json
+
+    from botocore.exceptions import ClientError
+
+    try:
+        policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    except ClientError as exc:
+        if error_code(exc) != "NoSuchBucketPolicy":
+            raise
+        policy = {}
+    denied = set()
+    for st in policy.get("Statement", []):
+        if st.get("Effect") != "Deny":
+            continue
+        actions = st["Action"] if isinstance(st.get("Action"), list) else [st.get("Action")]
+        if "s3:PutObject" in actions and st.get("Condition", {}).get("Null", {}).get("s3:if-none-match") == "true":
+            denied.add("overwrite")
+        if {"s3:DeleteObject", "s3:DeleteObjectVersion"} <= set(actions) and not st.get("Condition"):
+            denied.add("delete")
+    missing = {"overwrite", "delete"} - denied
+    if not missing:
+        return []
+    return [Finding("", "bucket", bucket, f"policy allows {' and '.join(sorted(missing))} of objects",
+                    "denied", "allowed", Severity.WARNING)]
+
+
+def _replaced(s3: Any, bucket: str, pin: Pin, keys: set[str]) -> list[Finding]:
+    """Warnings for pinned keys that have more than one version or a delete marker."""
+    label, versions, markers = f"{pin.model}/{pin.version}", {}, {}
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=pin.weights.prefix):
+        for v in page.get("Versions", []):
+            versions[v["Key"]] = versions.get(v["Key"], 0) + 1
+        for m in page.get("DeleteMarkers", []):
+            markers[m["Key"]] = markers.get(m["Key"], 0) + 1
+    return [Finding(label, "object", key[len(pin.weights.prefix):],
+                    "replaced or deleted after upload",
+                    "1 version", f"{versions.get(key, 0)} versions" + (f", {markers[key]} deleted" if markers.get(key) else ""),
+                    Severity.WARNING, key=key)
+            for key in sorted(keys) if versions.get(key, 0) > 1 or markers.get(key)]
 
 
 def check_objects(s3: Any, bucket: str, pin: Pin, report: Report, workers: int = 8,
@@ -138,6 +187,7 @@ def check_objects(s3: Any, bucket: str, pin: Pin, report: Report, workers: int =
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(pinned)))) as pool:
         heads = dict(zip(pinned, pool.map(lambda key: s3_objects.head(s3, bucket, key), pinned), strict=True))
     stray = sorted(set(s3_objects.list_keys(s3, bucket, prefix)) - set(pinned))
+    findings += _replaced(s3, bucket, pin, set(pinned))
     for key in stray:
         findings.append(Finding(label, "object", key[len(prefix):], "object under the prefix is not in the pin "
                                 "(SageMaker would load it into /opt/ml/model)", "absent", "present", key=key))

@@ -1,9 +1,12 @@
 """What an endpoint runs now, read from SageMaker (never from the repo).
 
-DescribeEndpoint names an endpoint config; the config names a model; the model
-names a versioned Model Registry package, whose metadata carries the pin's
-version and manifest hash (stacks/constructs/pinned_model_package.py). Configs,
-models and packages are immutable, so each is described once per command.
+DescribeEndpoint names an endpoint config; the config names a model. A model of an
+Approved version names its versioned Model Registry package, whose metadata carries the
+pin's version and manifest hash (stacks/constructs/pinned_model_package.py); a model of a
+version not approved yet is built from the pin itself (SageMaker deploys versioned packages
+only when Approved) and carries the same identity as tags, read with ListTags
+(DescribeModel returns none), with its image and weights prefix in its own container.
+Configs, models and packages are immutable, so each is described once per command.
 """
 
 from __future__ import annotations
@@ -22,12 +25,12 @@ class Deployed:
     """What one endpoint config serves on its production variant."""
 
     config_name: str
-    version: str | None = None  # pin-version of the package; None if not a registry package
+    version: str | None = None  # pin-version of the package or pin-built model; None if neither names one
     model: str | None = None
     manifest_sha256: str | None = None
-    package_arn: str | None = None
+    package_arn: str | None = None  # None for a model built from the pin (a version not approved yet)
     model_data_uri: str | None = None
-    image: str | None = None  # the package's image (repo@sha256:...)
+    image: str | None = None  # the package's or the pin-built model's image (repo@sha256:...)
     instance_type: str | None = None
     config_arn: str | None = None
 
@@ -103,15 +106,22 @@ class Inspector:
             package_arn = container.get("ModelPackageName")
             if package_arn:
                 package = self.sagemaker.describe_model_package(ModelPackageName=package_arn)
-                metadata = package.get("CustomerMetadataProperties") or {}
-                spec = (package.get("InferenceSpecification", {}).get("Containers") or [{}])[0]
-                deployed = Deployed(
-                    config_name=config_name, config_arn=arn, version=metadata.get("pin-version"), model=metadata.get("pin-model"),
-                    manifest_sha256=metadata.get("pin-manifest-sha256"), package_arn=package["ModelPackageArn"],
-                    model_data_uri=spec.get("ModelDataSource", {}).get("S3DataSource", {}).get("S3Uri"),
-                    image=spec.get("Image"), instance_type=deployed.instance_type)
+                identity = package.get("CustomerMetadataProperties") or {}
+                container = (package.get("InferenceSpecification", {}).get("Containers") or [{}])[0]
+                package_arn = package["ModelPackageArn"]
+            else:
+                identity = {t["Key"]: t["Value"] for t in self._tags(model["ModelArn"])}
+            deployed = Deployed(
+                config_name=config_name, config_arn=arn, version=identity.get(naming.PIN_VERSION), model=identity.get(naming.PIN_MODEL),
+                manifest_sha256=identity.get(naming.PIN_MANIFEST), package_arn=package_arn,
+                model_data_uri=container.get("ModelDataSource", {}).get("S3DataSource", {}).get("S3Uri"),
+                image=container.get("Image"), instance_type=deployed.instance_type)
         self._configs[config_name] = deployed
         return deployed
+
+    def _tags(self, arn: str) -> list[dict]:
+        pages = self.sagemaker.get_paginator("list_tags").paginate(ResourceArn=arn)
+        return [tag for page in pages for tag in page.get("Tags", [])]
 
     def firing_alarms(self, endpoint_name: str) -> list[str]:
         """The endpoint's alarms (all named `<endpoint>-...`) now in ALARM."""

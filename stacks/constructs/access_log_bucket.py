@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from aws_cdk import Duration, RemovalPolicy, aws_s3 as s3
 from constructs import Construct
 
-from stacks.constructs.nag import suppress
+from stacks.constructs.nag import CONTROL_TOWER, suppress
+from stacks.constructs.secure_bucket import send_events_to_eventbridge
 
 
 @dataclass(frozen=True)
@@ -33,5 +34,16 @@ class AccessLogBucket(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.cfn_bucket: s3.CfnBucket = self.bucket.node.default_child
-        suppress(self.bucket, {"AwsSolutions-S1": "This is the access-log target bucket; logging it to "
-                                                  "itself would loop."})
+        send_events_to_eventbridge(self.cfn_bucket)
+        loop = "This is the access-log target bucket; logging it to itself would loop."
+        suppress(self.bucket, {
+            "AwsSolutions-S1": loop,
+            f"{CONTROL_TOWER}::s3_bucket_logging_enabled_check": loop,
+            # S3 User Guide, "Enabling Amazon S3 server access logging": the destination bucket may use
+            # SSE-S3 only (no SSE-KMS default encryption) and no Object Lock default retention.
+            f"{CONTROL_TOWER}::s3_bucket_default_encryption_kms_check": (
+                "S3 server access log delivery writes only to SSE-S3 default-encrypted buckets, not SSE-KMS"),
+            f"{CONTROL_TOWER}::s3_bucket_object_lock_enabled_check": (
+                "S3 server access logs cannot be delivered to a bucket with an Object Lock default retention, "
+                "and logs expire by lifecycle"),
+        })

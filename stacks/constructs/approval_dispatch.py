@@ -1,6 +1,9 @@
 """ApprovalDispatch: a model package approved in this account's registry starts the promote workflow.
 
-EventBridge rule (SageMaker Model Package State Change, Approved, this environment's groups)
+EventBridge rule (SageMaker Model Package State Change, Approved, this environment's groups,
+ApprovalDescription ending in config/pin.py APPROVAL_TRANSITION_MARK: the event carries the package
+as it is now, not its previous status, and fires on every update of it, CloudFormation's included;
+only `approve`'s move to Approved writes the mark)
 -> API destination POST https://api.github.com/repos/<owner>/<name>/dispatches with
 {"event_type": "model-package-approved", "client_payload": {environment, endpoint, version}}.
 The version is the pin's, from the package's CustomerMetadataProperties (pin-version).
@@ -16,6 +19,8 @@ from dataclasses import dataclass
 
 from aws_cdk import Duration, SecretValue, aws_events as events, aws_events_targets as targets
 from constructs import Construct
+
+from config.pin import APPROVAL_TRANSITION_MARK
 
 DISPATCH_EVENT_TYPE = "model-package-approved"  # .github/workflows/promote.yml repository_dispatch types
 TOKEN_PLACEHOLDER = "Bearer set-out-of-band"  # not a secret: replaced by update-connection (docs/ci.md)
@@ -46,7 +51,8 @@ class ApprovalDispatch(Construct):
                 description=f"{group} approved: promote {endpoint} in {props.target_environment}",
                 event_pattern=events.EventPattern(
                     source=["aws.sagemaker"], detail_type=["SageMaker Model Package State Change"],
-                    detail={"ModelPackageGroupName": [group], "ModelApprovalStatus": ["Approved"]}),
+                    detail={"ModelPackageGroupName": [group], "ModelApprovalStatus": ["Approved"],
+                            "ApprovalDescription": [{"suffix": APPROVAL_TRANSITION_MARK}]}),
                 targets=[targets.ApiDestination(
                     destination, retry_attempts=3, max_event_age=Duration.hours(1),
                     event=events.RuleTargetInput.from_object({

@@ -35,6 +35,7 @@ class EndpointAlarms(Construct):
     def __init__(self, scope: Construct, id: str, props: EndpointAlarmsProps):
         super().__init__(scope, id)
         self.props = props
+        self._names: dict[str, str] = {}  # construct id -> alarm name
         t = props.thresholds
         n = t.evaluation_minutes
         dims = {"EndpointName": props.endpoint_name, "VariantName": props.variant_name}
@@ -81,6 +82,11 @@ class EndpointAlarms(Construct):
         return [self.errors_5xx, self.errors_4xx, self.latency_p99]
 
     @property
+    def rollback_alarm_names(self) -> list[str]:
+        """The rollback alarms' names as literals (not tokens): the execution role's policy names them."""
+        return [self._names[alarm.node.id] for alarm in self.rollback_alarms]
+
+    @property
     def all_alarms(self) -> list[cw.Alarm]:
         return [a for a in (self.errors_5xx, self.errors_4xx, self.latency_p99, self.gpu_memory,
                             self.disk, self.no_traffic) if a is not None]
@@ -92,13 +98,15 @@ class EndpointAlarms(Construct):
     def _alarm(self, id: str, suffix: str, metric: cw.IMetric, *, threshold: float, periods: int,
                description: str, op: cw.ComparisonOperator = cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
                missing: cw.TreatMissingData = cw.TreatMissingData.NOT_BREACHING) -> cw.Alarm:
+        name = naming.alarm(self.props.endpoint_name, suffix)
         alarm = cw.Alarm(
             self, id,
-            alarm_name=naming.alarm(self.props.endpoint_name, suffix),
+            alarm_name=name,
             alarm_description=f"{self.props.endpoint_name}: {description}",
             metric=metric, threshold=threshold, comparison_operator=op,
             evaluation_periods=periods, datapoints_to_alarm=periods, treat_missing_data=missing,
         )
         alarm.add_alarm_action(actions.SnsAction(self.props.topic))
         alarm.add_ok_action(actions.SnsAction(self.props.topic))
+        self._names[alarm.node.id] = name
         return alarm

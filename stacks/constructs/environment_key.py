@@ -32,4 +32,11 @@ class EnvironmentKey(Construct):
             actions=["kms:Decrypt", "kms:GenerateDataKey*"],
             resources=["*"],  # in a key policy "*" means this key
         ))
+        # Grants only for AWS resources (SageMaker's own grants for data capture, EBS and the like),
+        # never to a principal directly (AWS Control Tower CT.KMS.PR.3).
+        self.key.add_to_resource_policy(iam.PolicyStatement(
+            sid="DenyGrantsExceptForAwsResources", effect=iam.Effect.DENY, principals=[iam.AnyPrincipal()],
+            actions=["kms:CreateGrant"], resources=["*"],
+            conditions={"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}},
+        ))
         self.cfn_key: kms.CfnKey = self.key.node.default_child

@@ -61,7 +61,10 @@ class GitHubDeployRole(Construct):
                     "CloudFormation; read-only",
             keys: "the environment key is found by its alias (kms:ResourceAliases) and used only through S3 "
                   "(kms:ViaService): its key id is not known before the artifacts stack exists",
-            "*": "sagemaker:ListModelPackages supports no resource-level permissions",
+            "*": "sagemaker:ListModelPackages, sagemaker:ListEndpoints, the Service Quotas List calls and the EC2 "
+                 "Describe* calls support no resource-level permissions",
+            f"{sagemaker}:endpoint/*": "promote's quota gate counts the instances of every endpoint in the account "
+                                       "and region (read-only)",
             **{p: "versions of this environment's own model package group, numbered by the registry"
                for p in packages},
             **{a: "this endpoint's own alarms (<endpoint>-<check>)" for a in alarms},
@@ -82,19 +85,29 @@ class GitHubDeployRole(Construct):
                 resources=[f"{sagemaker}:endpoint/{name}" for name in props.endpoint_names]),
             iam.PolicyStatement(
                 sid="ReadEndpointConfigsAndModels",
-                actions=["sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"],
+                actions=["sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel", "sagemaker:ListTags"],
                 resources=[f"{sagemaker}:endpoint-config/*", f"{sagemaker}:model/*"]),
             iam.PolicyStatement(
                 sid="ReadAndApproveModelPackages",
                 actions=["sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage"],
                 resources=packages),
             iam.PolicyStatement(sid="ListModelPackages", actions=["sagemaker:ListModelPackages"], resources=["*"]),
+            # promote's quota gate (scripts/promotion/capacity.py): the account's endpoint-usage quotas and what
+            # every endpoint of the account runs against them
+            iam.PolicyStatement(sid="ReadEndpointQuotas", resources=["*"], actions=[
+                "servicequotas:ListServiceQuotas", "servicequotas:ListAWSDefaultServiceQuotas", "sagemaker:ListEndpoints"]),
+            iam.PolicyStatement(sid="CountEndpointInstances", actions=["sagemaker:DescribeEndpoint"],
+                                resources=[f"{sagemaker}:endpoint/*"]),
+            # `status`: can an endpoint in private subnets reach S3, ECR and Logs (scripts/promotion/vpc_endpoints.py)
+            iam.PolicyStatement(sid="ReadVpcReachability", resources=["*"],
+                                actions=["ec2:DescribeSubnets", "ec2:DescribeRouteTables", "ec2:DescribeVpcEndpoints"]),
             iam.PolicyStatement(sid="ReadEndpointAlarms", actions=["cloudwatch:DescribeAlarms"], resources=alarms),
             iam.PolicyStatement(sid="ReadWeights", actions=["s3:GetObject", "s3:GetObjectAttributes"],
                                 resources=[f"{bucket}/*"]),
             iam.PolicyStatement(
                 sid="ReadWeightsBucket",
-                actions=["s3:ListBucket", "s3:GetBucketVersioning", "s3:GetBucketObjectLockConfiguration"],
+                actions=["s3:ListBucket", "s3:ListBucketVersions", "s3:GetBucketVersioning",
+                         "s3:GetBucketObjectLockConfiguration", "s3:GetBucketPolicy"],
                 resources=[bucket]),
             iam.PolicyStatement(
                 sid="DecryptWeightsThroughS3", actions=["kms:Decrypt"], resources=[keys],
@@ -106,7 +119,8 @@ class GitHubDeployRole(Construct):
                            for registry, repository in props.images]),
             iam.PolicyStatement(
                 sid="ReadOwnStacks",
-                actions=["cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents"],
+                actions=["cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents",
+                         "cloudformation:ListStackResources"],
                 resources=[stacks]),
         ]
         self.policy = iam.Policy(self, "Policy", statements=statements)

@@ -6,7 +6,18 @@ name flows into the Endpoint, which then updates in place (UpdateEndpoint)
 under the DeploymentConfig guardrails. The Endpoint keeps a fixed name so
 clients never change.
 
-With a shadow, a second unnamed Model (from the shadow version's package)
+Each Model comes from its version's registry package when the version is Approved, and
+from the pin itself otherwise (`ModelSource`): SageMaker deploys a versioned package only
+when it is Approved ("For versioned models, the value of [ModelApprovalStatus] must be set
+to Approved to deploy the model", CreateModelPackage), and dev (`require_approved_versions:
+false`) and shadow versions are deployed before approval, by design. A pin-built Model has
+the package's image (by digest), weights prefix and container environment, and carries the
+pin's identity as tags (`config/naming.py pin_identity`; DescribeModel has no tags, so
+`scripts/promotion/live.py` reads them with ListTags). Approving a version changes its Model
+from the pin-built one to the package one: the next deployment replaces the Model (same
+image, weights and environment) through the endpoint's blue/green update.
+
+With a shadow, a second unnamed Model (from the shadow version's package or pin)
 serves the config's one ShadowProductionVariant: SageMaker copies every
 request to it and captures both variants' requests and answers, but only
 the production variant answers clients. config/environment.py allows a
@@ -35,9 +46,21 @@ class DataCapture:
 
 
 @dataclass(frozen=True)
+class ModelSource:
+    """What one variant's Model is built from: `package_arn` when the version is Approved, else the
+    pin's own image, weights prefix and environment (the same as its package's)."""
+
+    package_arn: str | None
+    image: str  # repo@sha256:digest
+    model_data_uri: str  # s3://bucket/prefix/ (S3Prefix, uncompressed)
+    environment: dict[str, str]
+    identity: dict[str, str]  # pin-model, pin-version, pin-manifest-sha256: tags of the Model
+
+
+@dataclass(frozen=True)
 class ShadowVariant:
     variant_name: str
-    model_package_arn: str
+    model: ModelSource
     instance_type: str
     initial_instance_count: int
 
@@ -46,7 +69,7 @@ class ShadowVariant:
 class LlmEndpointProps:
     endpoint_name: str
     variant_name: str
-    model_package_arn: str
+    model: ModelSource
     role: iam.IRole
     role_policy: iam.Policy
     instance_type: str
@@ -74,9 +97,8 @@ class LlmEndpoint(Construct):
         vpc = (sagemaker.CfnModel.VpcConfigProperty(subnets=props.subnet_ids,
                                                     security_group_ids=props.security_group_ids)
                if props.subnet_ids else None)
-        self.cfn_model = self._model("Model", props.model_package_arn, vpc)
-        self.cfn_shadow_model = (self._model("ShadowModel", props.shadow.model_package_arn, vpc)
-                                 if props.shadow else None)
+        self.cfn_model = self._model("Model", props.model, vpc)
+        self.cfn_shadow_model = self._model("ShadowModel", props.shadow.model, vpc) if props.shadow else None
 
         # No EndpointConfig KmsKeyId: g5 (and every GPU type in config/catalog.py) has local
         # NVMe storage, for which CreateEndpointConfig rejects it; that volume is
@@ -106,14 +128,24 @@ class LlmEndpoint(Construct):
                 sagemaker.CfnEndpoint.VariantPropertyProperty(variant_property_type="DataCaptureConfig")],
         )
 
-    def _model(self, id: str, model_package_arn: str, vpc) -> sagemaker.CfnModel:
+    def _model(self, id: str, source: ModelSource, vpc) -> sagemaker.CfnModel:
+        if source.package_arn is not None:
+            container = sagemaker.CfnModel.ContainerDefinitionProperty(model_package_name=source.package_arn)
+        else:
+            container = sagemaker.CfnModel.ContainerDefinitionProperty(
+                image=source.image, environment=source.environment,
+                model_data_source=sagemaker.CfnModel.ModelDataSourceProperty(
+                    s3_data_source=sagemaker.CfnModel.S3DataSourceProperty(
+                        s3_uri=source.model_data_uri, s3_data_type="S3Prefix", compression_type="None")))
         model = sagemaker.CfnModel(
             self, id,
             execution_role_arn=self.props.role.role_arn,
-            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(model_package_name=model_package_arn),
+            primary_container=container,
             enable_network_isolation=self.props.network_isolation,
             vpc_config=vpc,
         )
+        for key, value in source.identity.items():
+            model.tags.set_tag(key, value)
         model.node.add_dependency(self.props.role_policy)
         return model
 
