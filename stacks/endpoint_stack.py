@@ -45,16 +45,17 @@ class EndpointStack(Stack):
         super().__init__(scope, id, **kwargs)
         env, endpoint, pin, artifacts = props.environment, props.endpoint, props.pin, props.artifacts
         name = env.endpoint_name(props.endpoint_id)
+        tags = Tags.of(self)  # one jsii object for every tag of the stack
         for tag, value in (("environment", env.name), ("endpoint", name), ("model", pin.model),
                            ("model-version", pin.version)):
-            Tags.of(self).add(tag, value)
+            tags.add(tag, value)
         package = artifacts.packages[pin.ref]
         registry, repository = pin.container.repository_of(env.region)
         capture_prefix = naming.capture_prefix(name)
         shadow_pin = props.shadow_pin
         shadow = None
         if shadow_pin is not None:
-            Tags.of(self).add("shadow-version", shadow_pin.version)
+            tags.add("shadow-version", shadow_pin.version)
             shadow = ShadowVariant(
                 variant_name=SHADOW_VARIANT_NAME, model=artifacts.packages[shadow_pin.ref].model_source(),
                 instance_type=endpoint.shadow_instance_type or endpoint.instance_type,

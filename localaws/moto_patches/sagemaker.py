@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import botocore.session
-
+from config.catalog import sagemaker_instance_types
 from localaws.moto_backends import sagemaker_arn, validation_error
 from localaws.moto_patches import Patcher, sagemaker_rules as rules, serving
 
@@ -26,9 +25,8 @@ if TYPE_CHECKING:
 
 
 def botocore_instance_types() -> list[str]:
-    """ProductionVariantInstanceType from botocore's SageMaker model (no hand list)."""
-    model = botocore.session.get_session().get_service_model("sagemaker")
-    return list(model.shape_for("ProductionVariantInstanceType").enum)
+    """ProductionVariantInstanceType from botocore's SageMaker model (no hand list), as validation reads it."""
+    return sorted(sagemaker_instance_types())
 
 
 def install(emu: AwsEmulator, patcher: Patcher) -> None:

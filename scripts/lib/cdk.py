@@ -72,11 +72,12 @@ def start(args: list[str], cwd: Path, log: Path, env: dict[str, str] | None = No
         handle.close()
 
 
-def synthesize(root: Path, outdir: Path, env: str | None = None,
-               overrides: DeployOverrides | None = None) -> CloudAssembly:
+def synthesize(root: Path, outdir: Path, env: str | None = None, overrides: DeployOverrides | None = None,
+               only_endpoint: tuple[str, str] | None = None) -> CloudAssembly:
     """The app of the repo at `root` synthesized in this process into `outdir` (cdk-nag included):
-    one environment when `env` is given, with `overrides` for this synth only. SpecErrors when the
-    inputs or the overrides are invalid, before any construct exists."""
+    one environment when `env` is given, with `overrides` for this synth only; with `only_endpoint`
+    (env, endpoint id), only the stacks deploying it needs. SpecErrors when the inputs or the
+    overrides are invalid, before any construct exists."""
     quiet_node()
     from config.deploy_override import CONTEXT_KEY
     from config.project import load_project
@@ -86,5 +87,5 @@ def synthesize(root: Path, outdir: Path, env: str | None = None,
     if overrides is not None and overrides.root:
         context[CONTEXT_KEY] = overrides.to_context()
     app = new_app(root, outdir=str(outdir), context=context)
-    build(app, load_project(root, only_env=env))
+    build(app, load_project(root, only_env=env), only_endpoint)
     return app.synth()

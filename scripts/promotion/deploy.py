@@ -3,7 +3,8 @@
 The app is synthesized in this process (the same `build` as `app.py`, cdk-nag included)
 into a private directory, so `cdk.out/` and other users' runs are untouched; the CLI then
 deploys that assembly with `--exclusively`: only the endpoint stack, whose template differs
-only where the config changed.
+only where the config changed. Only that stack and the artifacts stack it imports from are
+built (each exactly as in a full synth).
 """
 
 from __future__ import annotations
@@ -51,10 +52,11 @@ def _alive(pid: int) -> bool:
 
 
 def synthesize(root: Path, env: str, endpoint_id: str, override: DeployOverride, workdir: Path) -> Path:
-    """cdk.out of one environment in `workdir`, with `override` on one endpoint."""
+    """cdk.out in `workdir` of what deploying one endpoint needs, with `override` on it."""
     outdir = Path(tempfile.mkdtemp(prefix="assembly-", dir=workdir))
     try:
-        cdk.synthesize(root, outdir, env, DeployOverrides({key(env, endpoint_id): override}))
+        cdk.synthesize(root, outdir, env, DeployOverrides({key(env, endpoint_id): override}),
+                       only_endpoint=(env, endpoint_id))
     except SpecErrors:
         raise
     except Exception as exc:  # jsii surfaces cdk-nag and construct errors as RuntimeError

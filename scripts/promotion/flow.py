@@ -328,7 +328,8 @@ class Promotion:
         with deploy.workdir() as workdir:
             t = time.monotonic()
             self.out.event("synth", f"{label}: synthesizing {self.env.name}", phase=label)
-            assembly = deploy.synthesize(self.root, self.env.name, self.endpoint_id, override, Path(workdir))
+            with self.out.working(f"{label}: synthesizing {self.stack}", event="synth", phase=label):
+                assembly = deploy.synthesize(self.root, self.env.name, self.endpoint_id, override, Path(workdir))
             self.durations["synth"] = round(self.durations.get("synth", 0) + time.monotonic() - t, 2)
             if config_to is not None:
                 self._set_config(config_to)

@@ -40,6 +40,10 @@ class EndpointAlarms(Construct):
         n = t.evaluation_minutes
         dims = {"EndpointName": props.endpoint_name, "VariantName": props.variant_name}
         self.dimensions = dims
+        # Built once and shared by every alarm (and the dashboard): each new jsii object is a
+        # round trip to the kernel, and these are immutable.
+        self._metrics: dict[tuple[str, str, str], cw.Metric] = {}
+        self._action = actions.SnsAction(props.topic)
         invocations = self.metric("Invocations", "Sum")
         errors_4xx = self.metric("Invocation4XXErrors", "Sum")
 
@@ -92,8 +96,11 @@ class EndpointAlarms(Construct):
                             self.disk, self.no_traffic) if a is not None]
 
     def metric(self, name: str, statistic: str, namespace: str = INVOCATION_NAMESPACE) -> cw.Metric:
-        return cw.Metric(namespace=namespace, metric_name=name, dimensions_map=self.dimensions,
-                         statistic=statistic, period=MINUTE)
+        key = (namespace, name, statistic)
+        if key not in self._metrics:
+            self._metrics[key] = cw.Metric(namespace=namespace, metric_name=name, dimensions_map=self.dimensions,
+                                           statistic=statistic, period=MINUTE)
+        return self._metrics[key]
 
     def _alarm(self, id: str, suffix: str, metric: cw.IMetric, *, threshold: float, periods: int,
                description: str, op: cw.ComparisonOperator = cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -106,7 +113,7 @@ class EndpointAlarms(Construct):
             metric=metric, threshold=threshold, comparison_operator=op,
             evaluation_periods=periods, datapoints_to_alarm=periods, treat_missing_data=missing,
         )
-        alarm.add_alarm_action(actions.SnsAction(self.props.topic))
-        alarm.add_ok_action(actions.SnsAction(self.props.topic))
+        alarm.add_alarm_action(self._action)
+        alarm.add_ok_action(self._action)
         self._names[alarm.node.id] = name
         return alarm

@@ -44,4 +44,7 @@ class EndpointDashboard(Construct):
                                  m("MemoryUtilization", "Average", INSTANCE_NAMESPACE),
                                  m("DiskUtilization", "Average", INSTANCE_NAMESPACE)]),
         )
-        self.cfn_dashboard: cw.CfnDashboard = self.dashboard.node.default_child
+
+    @property
+    def cfn_dashboard(self) -> cw.CfnDashboard:
+        return self.dashboard.node.default_child

@@ -42,8 +42,9 @@ class GitHubDeployRole(Construct):
     def __init__(self, scope: Construct, id: str, props: GitHubDeployRoleProps):
         super().__init__(scope, id)
         stack = Stack.of(self)
+        region, account = stack.region, stack.account
         arn = f"arn:{stack.partition}"
-        here = f"{stack.region}:{stack.account}"
+        here = f"{region}:{account}"
         sagemaker = f"{arn}:sagemaker:{here}"
         bucket = f"{arn}:s3:::{props.weights_bucket_name}"
         stacks = f"{arn}:cloudformation:{here}:stack/{props.stack_prefix}*/*"
@@ -77,8 +78,8 @@ class GitHubDeployRole(Construct):
         statements = [
             iam.PolicyStatement(
                 sid="AssumeCdkBootstrapRoles", actions=["sts:AssumeRole", "sts:TagSession"],
-                resources=[f"{arn}:iam::{stack.account}:role/cdk-{BOOTSTRAP_QUALIFIER}-{role}-role-"
-                           f"{stack.account}-{stack.region}" for role in BOOTSTRAP_ROLES]),
+                resources=[f"{arn}:iam::{account}:role/cdk-{BOOTSTRAP_QUALIFIER}-{role}-role-"
+                           f"{account}-{region}" for role in BOOTSTRAP_ROLES]),
             iam.PolicyStatement(
                 sid="ReadAndSmokeTestEndpoints",
                 actions=["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"],
@@ -111,11 +112,11 @@ class GitHubDeployRole(Construct):
                 resources=[bucket]),
             iam.PolicyStatement(
                 sid="DecryptWeightsThroughS3", actions=["kms:Decrypt"], resources=[keys],
-                conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"},
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
                             "ForAnyValue:StringEquals": {"kms:ResourceAliases": [props.key_alias]}}),
             iam.PolicyStatement(
                 sid="ReadPinnedImages", actions=["ecr:DescribeImages", "ecr:BatchGetImage"],
-                resources=[f"{arn}:ecr:{stack.region}:{registry}:repository/{repository}"
+                resources=[f"{arn}:ecr:{region}:{registry}:repository/{repository}"
                            for registry, repository in props.images]),
             iam.PolicyStatement(
                 sid="ReadOwnStacks",
