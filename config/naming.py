@@ -92,6 +92,17 @@ def alarm_prefix(endpoint_name: str) -> str:
     return f"{endpoint_name}-"
 
 
+# The signals of a bad version: the alarms of an endpoint's AutoRollbackConfiguration
+# (stacks/constructs/endpoint_alarms.py `rollback_alarms`; tests hold the two together).
+# GPU memory, disk and no-traffic notify only.
+ROLLBACK_SIGNALS = ("5xx", "4xx-rate", "latency-p99")
+
+
+def rollback_alarms(endpoint_name: str) -> list[str]:
+    """The alarms that roll a deployment of this endpoint back, and so gate a promotion."""
+    return [alarm(endpoint_name, signal) for signal in ROLLBACK_SIGNALS]
+
+
 def partition(region: str) -> str:
     return "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
 
@@ -109,6 +120,11 @@ def route_lock_file(env: str, endpoint_id: str) -> str:
 def lock_file(env: str, endpoint_id: str) -> str:
     """The promotion lock of one endpoint in a checkout (history/.locks/<this>)."""
     return f"{env}-{endpoint_id}.lock"
+
+
+def config_lock_file(env: str) -> str:
+    """The lock every edit of environments/<env>.yaml takes in a checkout (history/.locks/<this>)."""
+    return f"{env}.config.lock"
 
 
 # Keys that name a pinned version on what AWS holds: a registry package's CustomerMetadataProperties

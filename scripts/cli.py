@@ -61,7 +61,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """Pinned Llama 3.2 endpoints on SageMaker: validate, pin, verify, synthesize, promote.
 
     Exit codes: 0 ok, 1 a check failed, 2 invalid input (nothing changed),
-    3 AWS error, 70 internal error, 130 interrupted.
+    3 AWS error, 4 promote/rollback refused (a gate, or a deployment in flight),
+    5 rolled back by SageMaker, 6 deployment failed, 7 smoke test failed (rolled
+    back), 8 timed out, 70 internal error, 130 interrupted.
     """
     ctx.obj = {"debug": debug}
 

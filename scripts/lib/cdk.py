@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,7 @@ QUIET = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "JSII_SILENCE_WA
          "CDK_DISABLE_CLI_TELEMETRY": "true"}
 # Machine-readable output for runs whose log a command reads back (promote's deploy).
 NON_INTERACTIVE = {"CI": "true", "FORCE_COLOR": "0"}
+TETHER = Path(__file__).with_name("tether.py")
 
 
 def cli() -> Path:
@@ -59,11 +61,13 @@ def attached(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> i
 
 
 def start(args: list[str], cwd: Path, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """`cdk ARGS` in the background, output to `log`, in a session of its own (`stop` ends its group)."""
+    """`cdk ARGS` in the background, output to `log`, tied to this process by `tether.py`: it ends
+    when this process ends, kill -9 included, or when the returned process is terminated."""
     handle = log.open("w")
     try:
-        return subprocess.Popen([str(cli()), *args], cwd=cwd, env=env or environ(**NON_INTERACTIVE), stdout=handle,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        return subprocess.Popen([sys.executable, str(TETHER), str(cli()), *args], cwd=cwd,
+                                env=env or environ(**NON_INTERACTIVE), stdout=handle, stderr=subprocess.STDOUT,
+                                stdin=subprocess.PIPE)  # the tether's lifeline: only this process holds it
     finally:
         handle.close()
 

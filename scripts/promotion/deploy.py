@@ -9,6 +9,8 @@ built (each exactly as in a full synth).
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -17,6 +19,36 @@ from config.deploy_override import DeployOverride, DeployOverrides, key
 from config.errors import SpecErrors
 from scripts.lib import cdk
 from scripts.lib.errors import CheckFailed
+
+
+WORKDIR_PREFIX = "promote-"
+
+
+def workdir(kind: str = "") -> tempfile.TemporaryDirectory:
+    """A private directory for one deploy (assembly, CLI log), named by this process's pid so
+    that the next run can remove what a killed run left (`sweep_workdirs`)."""
+    return tempfile.TemporaryDirectory(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-{kind}")
+
+
+def sweep_workdirs() -> list[Path]:
+    """Remove the work directories of promote runs that are gone (kill -9 skips their cleanup)."""
+    removed = []
+    for path in Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*"):
+        pid = path.name[len(WORKDIR_PREFIX):].split("-", 1)[0]
+        if path.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def synthesize(root: Path, env: str, endpoint_id: str, override: DeployOverride, workdir: Path) -> Path:
@@ -54,3 +86,19 @@ def tail(log: Path, lines: int = 12) -> str:
     except OSError:
         return ""
     return "\n".join(text[-lines:])
+
+
+def stop(proc) -> None:
+    """End the CDK CLI if it still runs (timeout, Ctrl-C, SIGTERM) and reap it: no zombie, no stray process.
+    Killing the CLI stops nothing in AWS: an executed change set goes on in CloudFormation."""
+    if proc is None:
+        return
+    if proc.poll() is None:
+        proc.terminate()  # the tether ends the CLI (SIGTERM, then SIGKILL after its grace period)
+        try:
+            proc.wait(timeout=10)
+        except Exception:  # noqa: BLE001 - TimeoutExpired, or a second signal: make sure it is gone
+            proc.kill()
+            proc.wait()
+    if proc.stdin is not None:
+        proc.stdin.close()

@@ -9,9 +9,7 @@ mode up within their client's cache TTL (30 s by default).
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
@@ -27,7 +25,7 @@ from scripts.lib import cdk
 from scripts.lib.aws import error_code, is_aws_error
 from scripts.lib.errors import Exit, UserError
 from scripts.lib.output import Output
-from scripts.promotion import config_edit, history
+from scripts.promotion import config_edit, deploy, history, interrupts, locks
 from scripts.promotion.gates import COLUMNS, FAIL
 from scripts.promotion.live import Inspector
 from scripts.routing.gates import package_status, route_gates
@@ -74,6 +72,9 @@ class RouteChange:
 
         self.ssm, self.sagemaker = client("ssm", self.env.region), client("sagemaker", self.env.region)
         self.cloudwatch = client("cloudwatch", self.env.region)
+        self.signals = interrupts.Signals()
+        # every edit of environments/<env>.yaml takes it: a promotion of another endpoint edits the same file
+        self._config_lock = locks.config_lock(root, self.env.name)
 
     def _target(self) -> Routing | None:
         mode, percent = self.request.mode, self.request.percent
@@ -140,22 +141,31 @@ class RouteChange:
         if failed:
             return self._finish(record, "refused", Exit.GATE_REFUSED,
                                 "; ".join(f"{g.name}: {g.detail}" for g in failed), started)
-        with _lock(self.root, self.env.name, self.key):
+        config_edit.refuse_read_only(self.config_path, self.config_shown)  # before anything is changed
+        try:
+            lock = locks.route_lock(self.root, self.env.name, self.key)
+        except locks.Busy as busy:
+            raise RouteFailed(Exit.GATE_REFUSED, f"in-flight: another route change of {self.name} is running "
+                                                 f"({busy}); fix: wait for it to end") from None
+        # SIGTERM (a cancelled CI job) unwinds like Ctrl-C: config set to what is live, one record
+        with lock, interrupts.as_exceptions() as self.signals:
             return self._change(record, started)
 
     def _change(self, record: history.Record, started: float) -> int:
         target = self.target
         old_text = config_edit.set_values(self.config_path, self.config_shown, self.key, self._tokens(target),
-                                          lambda: load_project(self.root, self.env.name))
+                                          lambda: load_project(self.root, self.env.name), self._config_lock)
         self.out.event("config", f"{self.config_shown}: endpoints.{self.key}.routing → {target.describe()}")
         try:
             code, log = self._deploy()
-        except KeyboardInterrupt:
-            record.config_restored_to = self._restore(old_text)
-            record.outcome, record.exit_code, record.reason = "interrupted", int(Exit.INTERRUPTED), \
-                "interrupted; the stack update may go on in CloudFormation (rerun route to see what is live)"
-            record.finished_at = history.now_iso()
-            history.append(self.root, record)
+        except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM (interrupts.Interrupted names it)
+            with self.signals.held():  # a second signal must not cut the restore and the record
+                record.config_restored_to = self._restore(old_text)
+                record.outcome, record.exit_code = "interrupted", int(Exit.INTERRUPTED)
+                record.reason = (f"{getattr(stop, 'signal_name', 'SIGINT')}: interrupted; the stack update may go on "
+                                 "in CloudFormation (rerun route to see what is live)")
+                record.finished_at = history.now_iso()
+                history.append(self.root, record)
             raise
         except Exception as exc:  # synth or CLI failure: the config must still name what is live
             record.config_restored_to = self._restore(old_text)
@@ -175,15 +185,18 @@ class RouteChange:
 
     def _deploy(self) -> tuple[int, str]:
         with tempfile.TemporaryDirectory(prefix="route-") as workdir:
-            assembly = Path(workdir) / "assembly"
+            assembly, log = Path(workdir) / "assembly", Path(workdir) / "cdk-deploy.log"
             with self.out.working(f"synthesizing {self.env.name}", event="synth"):
                 cdk.synthesize(self.root, assembly, self.env.name)
-            with self.out.working(f"cdk deploy {self.stack}", event="deploy", stack=self.stack):
-                result = cdk.run(["deploy", "--app", str(assembly), self.stack, "--exclusively",
-                                  "--require-approval", "never", "--no-notices"], cwd=Path(workdir),
-                                 env=cdk.environ(**cdk.NON_INTERACTIVE), timeout=DEPLOY_TIMEOUT_S)
-        tail = "\n".join([line for line in (result.stdout + result.stderr).splitlines() if line.strip()][-12:])
-        return result.returncode, tail
+            proc = None
+            try:
+                with self.out.working(f"cdk deploy {self.stack}", event="deploy", stack=self.stack):
+                    # tethered (scripts/lib/tether.py): the CLI ends when route ends, kill -9 included
+                    proc = deploy.start_deploy(assembly, self.stack, log)
+                    code = proc.wait(timeout=DEPLOY_TIMEOUT_S)
+            finally:
+                deploy.stop(proc)
+            return code, deploy.tail(log)
 
     def _restore(self, old_text: str) -> str | None:
         """Make the config name the routing actually live (the text as it was, if that is what is live)."""
@@ -197,7 +210,7 @@ class RouteChange:
         else:
             routing = live
             config_edit.set_values(self.config_path, self.config_shown, self.key, self._tokens(live),
-                                   lambda: load_project(self.root, self.env.name))
+                                   lambda: load_project(self.root, self.env.name), self._config_lock)
         self.out.event("config", f"{self.config_shown}: endpoints.{self.key}.routing is {routing.describe()} (live)")
         return routing.describe()
 
@@ -219,29 +232,3 @@ class RouteChange:
         if code != Exit.OK:
             raise RouteFailed(code, message)
         return int(code)
-
-
-class _lock:
-    """One route change per endpoint per checkout (an flock the kernel releases even on kill -9)."""
-
-    def __init__(self, root: Path, env: str, endpoint: str):
-        self.path = root / "history" / ".locks" / naming.route_lock_file(env, endpoint)
-        self.env, self.endpoint = env, endpoint
-
-    def __enter__(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.handle = self.path.open("a+")
-        try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.handle.close()
-            raise RouteFailed(Exit.GATE_REFUSED, f"in-flight: another route change of {self.env}/{self.endpoint} "
-                                                 "is running; fix: wait for it to end") from None
-        self.handle.seek(0)
-        self.handle.truncate()
-        self.handle.write(f"pid {os.getpid()}")
-        self.handle.flush()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.handle.close()
