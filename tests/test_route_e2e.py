@@ -106,3 +106,16 @@ def test_a_failed_deploy_restores_the_config_to_what_is_live(lab):
 def test_flags_are_checked_before_anything_runs(lab, args, message):
     result = route("--endpoint", "route", *args)
     assert result.code == 2 and message in result.err
+
+
+def test_a_read_only_config_is_refused_before_anything_is_recorded(lab):
+    path = lab.root / "environments" / "dev.yaml"
+    before, records = path.read_text(), len(history_of(lab, "routefail"))
+    path.chmod(0o444)  # refused even for root: someone made it read-only on purpose
+    try:
+        result = route("--endpoint", "routefail", "--mode", "shadow")
+    finally:
+        path.chmod(0o644)
+    assert result.code == 2 and "read-only (mode 0444)" in result.err, result.err
+    assert path.read_text() == before and len(history_of(lab, "routefail")) == records
+    assert live(lab, "routefail").mode is Mode.API
