@@ -98,7 +98,8 @@ class EndpointStack(Stack):
                 autoscaling=endpoint.autoscaling, endpoint=self.endpoint.cfn_endpoint))
         # The application client's serving parameter, alarms and role policy (its routing: RoutingStack).
         self.client = ClientIntegration(self, "Client", ClientIntegrationProps(
-            environment=env, endpoint_id=props.endpoint_id, endpoint=endpoint, pin=pin, topic=topic))
+            environment=env, endpoint_id=props.endpoint_id, endpoint=endpoint, pin=pin, topic=topic,
+            kms_key=artifacts.kms_key))
         EndpointDashboard(self, "Dashboard", EndpointDashboardProps(name=name, alarms=self.alarms,
                                                                     client=self.client.alarms))
 

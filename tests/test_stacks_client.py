@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from aws_cdk import aws_kms as kms
 from aws_cdk import App, Stack, assertions, aws_iam as iam
 
 from conftest import resources
@@ -82,14 +83,16 @@ def test_the_application_policy_grants_exactly_what_the_client_uses(templates):
     assert statements["SendMetrics"]["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
     (group,) = resources(templates["llama-dev-intent-3b"], "AWS::Logs::LogGroup").values()
     assert group["Properties"]["LogGroupName"] == "/llama/dev/intent-3b/client"
-    assert group["Properties"]["RetentionInDays"] == 90
+    # a year and the environment key: AWS Control Tower's CT.CLOUDWATCH.PR.2 and PR.3
+    assert group["Properties"]["RetentionInDays"] == 365
+    assert "Fn::ImportValue" in group["Properties"]["KmsKeyId"]
 
 
 def test_grant_use_attaches_the_policy_to_an_application_role():
     stack = Stack(App(), "S", env={"account": "111111111111", "region": "us-east-1"})
     access = ApplicationAccess(stack, "Access", ApplicationAccessProps(
         endpoint_name="dev-e", parameter_names=("/llama/dev/e/routing", "/llama/dev/e/serving"),
-        log_group_name="/llama/dev/e/client", policy_name="llama-dev-e-client"))
+        log_group_name="/llama/dev/e/client", policy_name="llama-dev-e-client", kms_key=kms.Key(stack, "Key")))
     role = iam.Role(stack, "App", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"))
     access.grant_use(role)
     template = assertions.Template.from_stack(stack)

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import RemovalPolicy, Stack, aws_iam as iam, aws_logs as logs
+from aws_cdk import RemovalPolicy, Stack, aws_iam as iam, aws_kms as kms, aws_logs as logs
 from constructs import Construct
 
-from stacks.constructs.nag import suppress
+from stacks.constructs.nag import CONTROL_TOWER, suppress
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,10 @@ class ApplicationAccessProps:
     parameter_names: tuple[str, ...]  # the client's SSM parameters (each starts with '/')
     log_group_name: str
     policy_name: str
-    log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS
+    # the environment key (its policy lets CloudWatch Logs use it): AWS Control Tower CT.CLOUDWATCH.PR.3
+    kms_key: kms.IKey
+    # a year: AWS Control Tower's CT.CLOUDWATCH.PR.2 (stacks/control_tower_rules.py) refuses less
+    log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR
 
 
 class ApplicationAccess(Construct):
@@ -34,7 +37,11 @@ class ApplicationAccess(Construct):
         super().__init__(scope, id)
         stack = Stack.of(self)
         self.log_group = logs.LogGroup(self, "ClientLogs", log_group_name=props.log_group_name,
-                                       retention=props.log_retention, removal_policy=RemovalPolicy.RETAIN)
+                                       retention=props.log_retention, encryption_key=props.kms_key,
+                                       removal_policy=RemovalPolicy.RETAIN)
+        suppress(self.log_group, {f"{CONTROL_TOWER}::cloudwatch_log_group_encrypted_check": (
+            "encrypted with the environment key, imported from the artifacts stack: the rule's static check accepts "
+            "only a literal ARN or a key in the same template (tests/test_stacks_client.py asserts the KmsKeyId)")})
         endpoint_arn = stack.format_arn(service="sagemaker", resource="endpoint", resource_name=props.endpoint_name)
         parameter_arns = [stack.format_arn(service="ssm", resource="parameter", resource_name=name.lstrip("/"))
                           for name in props.parameter_names]

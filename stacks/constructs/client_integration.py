@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import CfnOutput, aws_sns as sns
+from aws_cdk import CfnOutput, aws_kms as kms, aws_sns as sns
 from constructs import Construct
 from pinned_llama_client.settings import ROUTING_PARAMETER, SERVING_PARAMETER, encode
 
@@ -34,6 +34,7 @@ class ClientIntegrationProps:
     endpoint: Endpoint
     pin: Pin  # the live version this stack deploys
     topic: sns.ITopic
+    kms_key: kms.IKey  # encrypts the client's log group
 
 
 class ClientIntegration(Construct):
@@ -49,7 +50,8 @@ class ClientIntegration(Construct):
             endpoint_name=name, thresholds=props.endpoint.routing.alarms, topic=props.topic))
         self.access = ApplicationAccess(self, "Access", ApplicationAccessProps(
             endpoint_name=name, parameter_names=(prefix + ROUTING_PARAMETER, prefix + SERVING_PARAMETER),
-            log_group_name=naming.client_log_group(env.name, key), policy_name=naming.client_policy(env.name, key)))
+            log_group_name=naming.client_log_group(env.name, key), policy_name=naming.client_policy(env.name, key),
+            kms_key=props.kms_key))
         for output, value in (("ParameterPrefix", prefix), ("PolicyArn", self.access.policy.managed_policy_arn),
                               ("LogGroup", self.access.log_group.log_group_name)):
             CfnOutput(self, output, value=value)
