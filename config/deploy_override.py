@@ -31,8 +31,8 @@ class DeployOverride(Strict):
     strategy: Strategy | None = None  # promote --strategy; all-at-once for a rollback
     suspend_autoscaling: bool = False  # phases of an instance-type change (aws/aws-cdk#29626)
     auto_rollback: bool = True  # False for a rollback: its alarms are why someone rolls back
-    version: Version | None = None  # phase 1 of an instance-type change: the version live now
-    instance_type: str | None = Field(default=None, pattern=INSTANCE_TYPE.pattern)  # ... on the type live now
+    version: Version | None = None  # the version this deployment deploys (promote always sets it)
+    instance_type: str | None = Field(default=None, pattern=INSTANCE_TYPE.pattern)  # phase 1 of a resize: the type live now
 
     @property
     def is_empty(self) -> bool:

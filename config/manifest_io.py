@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -56,10 +57,13 @@ def render(pin: Pin | AdapterPin, header: str = HEADER, order: list[str] | None 
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Replace `path` with `text` in one rename: readers see the old or the new file, never half."""
+    """Replace `path` with `text` in one rename: readers see the old or the new file, never half.
+    The file keeps its mode (a new file gets 0666 less the umask, as open() would give it):
+    mkstemp's 0600 would otherwise hide a reviewed config from the rest of the team."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
@@ -68,3 +72,23 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _mode_for(path: Path) -> int:
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    # Linux shows it without changing it; os.umask() can only read it by setting it (process-wide).
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask

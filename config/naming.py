@@ -30,6 +30,26 @@ def endpoint_stack(env: str, endpoint_id: str) -> str:
     return f"{stack_prefix(env)}{endpoint_id}"
 
 
+def routing_stack(env: str, endpoint_id: str) -> str:
+    """The client's routing parameter of one endpoint, alone in its stack: `route` deploys only it."""
+    return f"{endpoint_stack(env, endpoint_id)}-routing"
+
+
+def client_parameter_prefix(env: str, endpoint_id: str) -> str:
+    """The client reads `<this>routing` and `<this>serving` (SSM; pinned_llama_client.settings)."""
+    return f"/{PREFIX}/{env}/{endpoint_id}/"
+
+
+def client_log_group(env: str, endpoint_id: str) -> str:
+    """Where applications may send the client's EMF lines (CloudWatchLogsSink), and shadow-report reads them."""
+    return f"/{PREFIX}/{env}/{endpoint_id}/client"
+
+
+def client_policy(env: str, endpoint_id: str) -> str:
+    """The managed policy an application role attaches to use the client on this endpoint."""
+    return f"{PREFIX}-{env}-{endpoint_id}-client"
+
+
 def github_deploy_stack(env: str) -> str:
     """Also the deploy role's fixed name."""
     return f"{stack_prefix(env)}github-deploy"
@@ -72,6 +92,17 @@ def alarm_prefix(endpoint_name: str) -> str:
     return f"{endpoint_name}-"
 
 
+# The signals of a bad version: the alarms of an endpoint's AutoRollbackConfiguration
+# (stacks/constructs/endpoint_alarms.py `rollback_alarms`; tests hold the two together).
+# GPU memory, disk and no-traffic notify only.
+ROLLBACK_SIGNALS = ("5xx", "4xx-rate", "latency-p99")
+
+
+def rollback_alarms(endpoint_name: str) -> list[str]:
+    """The alarms that roll a deployment of this endpoint back, and so gate a promotion."""
+    return [alarm(endpoint_name, signal) for signal in ROLLBACK_SIGNALS]
+
+
 def partition(region: str) -> str:
     return "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
 
@@ -93,9 +124,19 @@ def adapter_prefix(model: str, adapter: str, version: str) -> str:
     return f"{model}/adapters/{adapter}/{version}/"
 
 
+def route_lock_file(env: str, endpoint_id: str) -> str:
+    """The `route` lock of one endpoint in a checkout (history/.locks/<this>)."""
+    return f"{env}-{endpoint_id}.route.lock"
+
+
 def lock_file(env: str, endpoint_id: str) -> str:
     """The promotion lock of one endpoint in a checkout (history/.locks/<this>)."""
     return f"{env}-{endpoint_id}.lock"
+
+
+def config_lock_file(env: str) -> str:
+    """The lock every edit of environments/<env>.yaml takes in a checkout (history/.locks/<this>)."""
+    return f"{env}.config.lock"
 
 
 # Keys that name a pinned version on what AWS holds: a registry package's CustomerMetadataProperties

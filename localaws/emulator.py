@@ -17,6 +17,11 @@ its docstring what it models:
   CloudFormation), `cloudformation.py` (endpoint updates as UpdateEndpoint, update order,
   and the CDK CLI path: TemplateURL on 127.0.0.1, change sets, exports, UsePreviousValue
   of an SSM-typed parameter);
+- `moto_patches/ssm.py`: `AWS::SSM::Parameter` created and updated in place as CloudFormation does
+  (the application client's routing and serving parameters);
+- `metric_alarms.py` with `moto_patches/logs.py`: metrics extracted from Embedded Metric Format
+  log events (PutLogEvents) and the alarms on them evaluated on the simulated clock (the
+  application client's fallback-rate and shadow-agreement alarms);
 - `cfn_resources.py`: handlers for the types of our stacks that moto's CloudFormation
   skips: CloudWatch alarms, SageMaker model package groups and packages, S3 bucket
   policies, Application Auto Scaling targets (with scheduled actions) and policies, SNS
@@ -27,7 +32,10 @@ its docstring what it models:
   (`throttle()`: a fraction of SageMaker calls answer ThrottlingException;
   `stick_updates()`: Updating never finishes; `fail_next()`: the next create or update
   of an endpoint ends Failed; `fail_stack_update()`: the next change set of a stack rolls
-  back), `on_stage()` hooks and `status_history()`.
+  back; `hold_stack_updates()`: a stack stays UPDATE_IN_PROGRESS while its endpoint
+  updates, as CloudFormation's endpoint handler waits; `pause_server()` /
+  `resume_server()`: an outage, connections refused while state and clock go on),
+  `on_stage()` hooks and `status_history()`.
 
 Also modelled: what SageMaker refuses (`moto_patches/sagemaker_rules.py`: a Model from an
 unapproved versioned package, rollback alarms the execution role cannot describe), endpoint
@@ -35,8 +43,8 @@ instance quotas with Service Quotas answering for them (`quotas.py`,
 `moto_patches/servicequotas.py`, `set_quota()`), bucket policies judged with each request's
 condition keys (`moto_patches/s3.py`, `iam_policy.py`).
 
-Not modelled (a test/demo double, not AWS): alarm evaluation from metrics (alarms change
-only by `set_alarm_state`), MaximumExecutionTimeoutInSeconds, Deleting (deletes are
+Not modelled (a test/demo double, not AWS): alarm evaluation from SageMaker's metrics (those
+alarms change only by `set_alarm_state`; alarms on EMF metrics are evaluated, metric_alarms.py), MaximumExecutionTimeoutInSeconds, Deleting (deletes are
 immediate), instance-level health, capacity beyond quotas, the containers behind InvokeEndpoint
 (`responder` answers for them; `runtime_endpoint.py` is a fake container for load tests),
 scaling itself (scalable targets, policies and scheduled actions are registered from
@@ -56,13 +64,15 @@ import logging
 import os
 import random
 import threading
+import socket
 from collections.abc import Callable
-from typing import Self
+from typing import Any, Self
 
 from localaws import moto_patches
 from localaws.bluegreen import SimClock, Timings
 from localaws.endpoint_sim import EndpointSimulator
 from localaws.inference_components import ComponentSimulator, ComponentTimings
+from localaws.metric_alarms import MetricStore, evaluate
 from localaws.moto_backends import cloudwatch_backend, reset_moto
 from localaws.moto_patches.sagemaker import botocore_instance_types
 
@@ -110,9 +120,14 @@ class AwsEmulator:
         self._throttle_ops: set[str] | None = None
         self.throttled = 0  # calls answered ThrottlingException
         self._failing_stacks: dict[str, str] = {}  # stack name -> reason of its next update's failure
+        self._held_stacks: dict[str, str] = {}  # stack name -> its endpoint (hold_stack_updates)
+        self._holding: dict[str, tuple[Any, str]] = {}  # stack name -> (moto stack, endpoint) held now
+        self._port: int | None = None
         # InvokeEndpoint: (endpoint name, live model version or None, request JSON) -> response JSON
         self.responder: Callable[[str, str | None, dict], dict] = echo_responder
         self.invocations: list[tuple[str, str | None, dict]] = []
+        # EMF datapoints from PutLogEvents (the application client's metrics), on the simulated clock
+        self.metrics = MetricStore(self.clock.now)
         self._server = None
         self._patcher = moto_patches.Patcher()
         self._werkzeug_level: int | None = None
@@ -137,6 +152,7 @@ class AwsEmulator:
             werkzeug_log.setLevel(logging.WARNING)  # no line per request
             self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
             self._server.start()
+            self._port = self._server.get_host_and_port()[1]
         except BaseException:
             self.stop()
             raise
@@ -144,11 +160,8 @@ class AwsEmulator:
 
     def stop(self) -> None:
         global _ACTIVE
-        server, self._server = self._server, None
-        if server is not None:
-            server.stop()  # shutdown() and join the serving thread
-            if server._server is not None:
-                server._server.server_close()  # ThreadedMotoServer leaves the socket open
+        self._close_server()
+        self._port = None
         self._patcher.undo()
         if self._werkzeug_level is not None:
             logging.getLogger("werkzeug").setLevel(self._werkzeug_level)
@@ -170,10 +183,17 @@ class AwsEmulator:
     def __exit__(self, *exc) -> None:
         self.stop()
 
+    def _close_server(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()  # shutdown() and join the serving thread
+            if server._server is not None:
+                server._server.server_close()  # ThreadedMotoServer leaves the socket open
+
     @property
     def port(self) -> int:
-        assert self._server is not None, "start() first"
-        return self._server.get_host_and_port()[1]
+        assert self._port is not None, "start() first"
+        return self._port
 
     @property
     def url(self) -> str:
@@ -229,6 +249,37 @@ class AwsEmulator:
         with self._lock:
             self._failing_stacks[stack_name] = reason
 
+    def pause_server(self) -> None:
+        """An outage: the HTTP server stops, so calls fail with connection refused, while every
+        service's state, the patches and the simulated clock go on (an endpoint Updating keeps
+        updating, as it would in AWS while a client cannot reach it)."""
+        self._close_server()
+
+    def resume_server(self) -> None:
+        """End the outage: the server listens again on the same port (what clients were given)."""
+        from moto.server import ThreadedMotoServer
+
+        assert self._port is not None and self._server is None, "pause_server() first"
+        with socket.socket() as probe:  # fail here, not in the server thread (its start() would wait forever)
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(("127.0.0.1", self._port))
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._port, verbose=False)
+        self._server.start()
+
+    def hold_stack_updates(self, stack_name: str, endpoint_name: str, hold: bool = True) -> None:
+        """From now on, an update of that stack that starts an update of that endpoint keeps the
+        stack UPDATE_IN_PROGRESS until the endpoint settles, as on AWS: the handler of
+        AWS::SageMaker::Endpoint waits for the endpoint after UpdateEndpoint (its update timeout is
+        970 minutes). Then UPDATE_COMPLETE, or UPDATE_ROLLBACK_COMPLETE if SageMaker rolled back or
+        failed (the template is not rolled back: see the README). Meanwhile a new change set on the
+        stack is refused, as CloudFormation refuses one on a stack in progress. The CDK CLI waits
+        for the stack, so its `cdk deploy` runs for the whole deployment, as against AWS."""
+        with self._lock:
+            if hold:
+                self._held_stacks[stack_name] = endpoint_name
+            else:
+                self._held_stacks.pop(stack_name, None)
+
     def set_quota(self, instance_type: str, instances: int) -> None:
         """The account's Service Quotas value "<instance_type> for endpoint usage" (default:
         localaws/quotas.py DEFAULT_INSTANCES); CreateEndpoint and UpdateEndpoint are held to it."""
@@ -243,6 +294,12 @@ class AwsEmulator:
         blue/green stage with that VariantStatus ("Creating", "ActivatingTraffic", "Baking"):
         e.g. set a rollback alarm to ALARM while the canary bakes."""
         self.endpoints.on_stage(endpoint_name, stage_status, lambda: action(self))
+
+    def evaluate_alarms(self) -> list[str]:
+        """Evaluate the alarms on EMF metrics now (DescribeAlarms does it too); the names that changed state."""
+        backend = cloudwatch_backend(self.account_id, self.region)
+        return evaluate(self.metrics, list(backend.describe_alarms()),
+                        lambda name, reason, state: backend.set_alarm_state(name, reason, "{}", state))
 
     def status_history(self, endpoint_name: str) -> list[str]:
         return self.endpoints.status_history(endpoint_name)
@@ -280,6 +337,45 @@ class AwsEmulator:
             hit = self._random.random() < self._throttle_rate
             self.throttled += hit
         return hit
+
+    def stack_update_executed(self, stack: Any) -> None:
+        """A change set ran on `stack` (moto's Stack): if it is held and its endpoint is now updating,
+        the stack stays UPDATE_IN_PROGRESS (`hold_stack_updates()`)."""
+        with self._lock:
+            endpoint = self._held_stacks.get(stack.name)
+            if endpoint is None:
+                return
+            self.tick()
+            if self.endpoints.busy(endpoint):
+                if stack.events and stack.events[-1].resource_status == "UPDATE_COMPLETE":
+                    stack.events.pop()  # moto's own end of the update: it ends when the endpoint does
+                stack.status = "UPDATE_IN_PROGRESS"
+                self._holding[stack.name] = (stack, endpoint)
+
+    def settle_held_stacks(self) -> None:
+        """Before CloudFormation answers: a held stack whose endpoint settled completes."""
+        with self._lock:
+            if not self._holding:
+                return
+            self.tick()
+            for name, (stack, endpoint) in list(self._holding.items()):
+                if self.endpoints.busy(endpoint):
+                    continue
+                reason = self.endpoints.failure_reason(endpoint)
+                del self._holding[name]
+                if reason is None:
+                    stack._add_stack_event("UPDATE_COMPLETE")
+                    stack.status = "UPDATE_COMPLETE"
+                    continue
+                for status in ("UPDATE_FAILED", "UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE"):
+                    stack._add_stack_event(status, resource_status_reason=f"Endpoint {endpoint}: {reason}")
+                stack.status = "UPDATE_ROLLBACK_COMPLETE"
+
+    def stack_busy(self, stack_name: str) -> str | None:
+        """The status of a held stack still in progress (a new change set on it is refused), else None."""
+        with self._lock:
+            held = self._holding.get(stack_name)
+            return held[0].status if held else None
 
     def take_stack_failure(self, stack_name: str) -> str | None:
         """The reason of the injected failure of that stack's next update, once (see `fail_stack_update()`)."""

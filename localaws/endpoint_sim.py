@@ -188,6 +188,18 @@ class EndpointSimulator:
             self._stage_hooks.remove(hook)
             hook[2]()
 
+    def busy(self, endpoint_name: str) -> bool:
+        """Is the endpoint Creating, Updating or RollingBack (held stacks wait for it)?"""
+        with self._lock:
+            sim = self._sims.get(endpoint_name)
+            return sim is not None and sim.status in ("Creating", "Updating", "RollingBack")
+
+    def failure_reason(self, endpoint_name: str) -> str | None:
+        """Why the last update did not end on its new config (rolled back or Failed), else None."""
+        with self._lock:
+            sim = self._sims.get(endpoint_name)
+            return sim.failure_reason if sim is not None else None
+
     # ----- what the live fleet runs
     def live_config(self, endpoint_name: str) -> str | None:
         """The live (blue) endpoint config, None for an endpoint not simulated."""

@@ -37,12 +37,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from config.components import INSTANCE_IDLE_S, SCALE_IN_IDLE_S
+from localaws.invoke_faults import NO_CAPACITY_MESSAGE  # the one wording, shared with the runtime fake
 from localaws.endpoint_sim import EndpointSimulator
 from localaws.moto_backends import alarm_state, model_package, sagemaker_arn, sagemaker_backend, validation_error
 
-NO_CAPACITY_MESSAGE = ("Inference Component has no capacity to process this request. ApplicationAutoScaling may be "
-                       "in-progress (if configured) or try to increase the capacity by invoking "
-                       "UpdateInferenceComponentRuntimeConfig API.")
 COMPONENT_REQUIRED = ("Inference Component Name header is required for endpoints to which you plan to deploy "
                       "inference components. Please include Inference Component Name header or consider using "
                       "SageMaker models.")

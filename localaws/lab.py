@@ -52,6 +52,8 @@ class Lab:
         self.broken_versions: set[str] = set()  # versions whose answers are nonsense (smoke-test faults)
         self.broken_adapters: set[tuple[str, str]] = set()  # (adapter, version) answering nonsense
         self._component_answers: dict[str, dict[str, str]] | None = None
+        self.invoke_fault: Exception | None = None  # raised by every InvokeEndpoint (localaws/invoke_faults.py)
+        self.labels_of: dict[str, str] = {}  # utterance -> label the stand-in model answers (the demo's traffic)
         self.assembly: Path | None = None  # the cdk.out deployed by deploy_environment()
         self._answers: dict[str, str] | None = None
         self.say = say
@@ -139,7 +141,8 @@ class Lab:
                  "with SHA-256 checksums")
         seed_images(self.account, pins)
         self.say("ECR: the pinned serving images exist under their digests (stand-in manifests)")
-        stacks = [naming.endpoint_stack(self.env_name, k) for k in [*keys, *components]]
+        stacks = [naming.endpoint_stack(self.env_name, k) for k in [*keys, *components]] + \
+            [naming.routing_stack(self.env_name, k) for k in keys]  # the application client's routing
         t = time.monotonic()
         self.cdk("deploy", "--app", str(assembly), *stacks, "--exclusively", "--require-approval", "never",
                  "--concurrency", "4")
@@ -174,9 +177,14 @@ class Lab:
     def answer(self, endpoint: str, version: str | None, payload: dict) -> dict:
         """Answers the configured smoke_test texts with their expected label (a model that knows
         its test); `self.broken_versions` answer nonsense, like a bad version would."""
+        if self.invoke_fault is not None:
+            raise self.invoke_fault
         if version in self.broken_versions:
             return {"generated_text": "I'm sorry, I can't help with that."}
         prompt = request_text(payload)  # chat (messages) or generate (inputs) route
+        for text, label in self.labels_of.items():
+            if text in prompt:
+                return {"generated_text": label}
         for text, label in self._smoke_answers().items():
             if text in prompt:
                 return {"generated_text": label}

@@ -37,7 +37,8 @@ What it answers, and where that comes from:
   "<endpoint>/<component>" as its endpoint.
 
 Faults are drawn per request: `throttle_rate` (SageMaker throttles), `not_ready_rate`,
-`overload_rate` (the container's queue is full), `error_rate` (the generation fails).
+`overload_rate` (the container's queue is full), `error_rate` (the generation fails), and
+`no_capacity` (an endpoint scaled to zero: localaws/invoke_faults.py).
 Latency: each request holds one of `capacity` slots for `latency_s`, so throughput saturates
 at capacity / latency like a fixed batch. Token counts are whitespace words (a real container
 counts with the model's tokenizer).
@@ -57,6 +58,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import unquote
 
+from localaws.invoke_faults import NO_CAPACITY_MESSAGE, model_error_body
 from localaws.loopback import LoopbackServer, reply_json
 from scripts.evaluation.answers import request_text
 
@@ -99,6 +101,7 @@ class FakeRuntimeEndpoint(LoopbackServer):
     throttle_rate: float = 0.0
     overload_rate: float = 0.0
     not_ready_rate: float = 0.0
+    no_capacity: bool = False  # inference components scaled to zero: every call is refused (invoke_faults.py)
     answer: Answer = echo_answer
     seed: int = 7
     requests: int = 0
@@ -130,6 +133,8 @@ class FakeRuntimeEndpoint(LoopbackServer):
         if len(parts) != 3 or parts[0] != "endpoints" or parts[2] != "invocations":
             return _aws_error(request, 404, "UnknownOperationException", f"unknown path {request.path}")
         endpoint = unquote(parts[1])
+        if self.no_capacity:
+            return _aws_error(request, 400, "ValidationError", NO_CAPACITY_MESSAGE)
         if self.components:
             component = request.headers.get(COMPONENT_HEADER)
             refusal = self._component_refusal(endpoint, component)
@@ -276,13 +281,4 @@ def _aws_error(request: BaseHTTPRequestHandler, status: int, code: str, message:
 
 
 def _model_error(request: BaseHTTPRequestHandler, endpoint: str, error: ContainerError) -> None:
-    original = error.text
-    kind = "client" if error.status < 500 else "server"
-    log_group = f"/aws/sagemaker/Endpoints/{endpoint}"
-    body = {"ErrorCode": "CLIENT_ERROR_FROM_MODEL" if kind == "client" else "INTERNAL_FAILURE_FROM_MODEL",
-            "LogStreamArn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{log_group}",
-            "Message": f'Received {kind} error ({error.status}) from primary with message "{original}". See '
-                       f"https://{REGION}.console.aws.amazon.com/cloudwatch/home?region={REGION}#logEventViewer:"
-                       f"group={log_group} in account {ACCOUNT} for more information.",
-            "OriginalMessage": original, "OriginalStatusCode": error.status}
-    reply_json(request, 424, body, {"x-amzn-ErrorType": "ModelError"})
+    reply_json(request, 424, model_error_body(endpoint, error.status, error.text), {"x-amzn-ErrorType": "ModelError"})

@@ -34,6 +34,7 @@ COMMANDS = {
     "loadtest": "Ramp concurrency against an endpoint, find the knee, recommend the autoscaling target.",
     "promote": "Promote an endpoint to a pinned version: gates, blue/green deploy, live check, history.",
     "rollback": "Roll an endpoint back to the version live before (from the history, or --to).",
+    "route": "Set or show who answers the applications using the client: api, shadow, canary, llama, llama-only.",
     "status": "Per endpoint: config vs deployed version, registry status, deployment in flight, alarms, drift.",
     "deploy-role": "Print the GitHub deploy role ARN and region of an environment (for GITHUB_OUTPUT).",
 }
@@ -61,7 +62,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """Pinned Llama 3.2 endpoints on SageMaker: validate, pin, verify, synthesize, promote.
 
     Exit codes: 0 ok, 1 a check failed, 2 invalid input (nothing changed),
-    3 AWS error, 70 internal error, 130 interrupted.
+    3 AWS error, 4 promote/rollback refused (a gate, or a deployment in flight),
+    5 rolled back by SageMaker, 6 deployment failed, 7 smoke test failed (rolled
+    back), 8 timed out, 70 internal error, 130 interrupted.
     """
     ctx.obj = {"debug": debug}
 

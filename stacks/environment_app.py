@@ -24,6 +24,7 @@ from stacks.component_endpoint_stack import ComponentEndpointStack, ComponentEnd
 from stacks.control_tower_rules import ControlTowerRules
 from stacks.endpoint_stack import EndpointStack, EndpointStackProps
 from stacks.github_deploy_stack import GitHubDeployStack, GitHubDeployStackProps
+from stacks.routing_stack import RoutingStack, RoutingStackProps
 
 
 def new_app(root: Path, outdir: str | None = None, context: dict | None = None) -> App:
@@ -32,12 +33,21 @@ def new_app(root: Path, outdir: str | None = None, context: dict | None = None) 
     return App(outdir=outdir, context={**flags, **(context or {})})
 
 
-def build(app: App, project: Project) -> App:
+def build(app: App, project: Project, only_endpoint: tuple[str, str] | None = None) -> App:
     """Every environment of `project` (and the context's deploy overrides) as stacks of `app`.
-    Raises SpecErrors, before any construct exists, when an override does not validate."""
+    With `only_endpoint` (env, endpoint id: `promote`), only what deploying that endpoint needs: its
+    environment's artifacts stack, which it imports from, and its own stack; each is built the same
+    either way, so its template is the same. Raises SpecErrors, before any construct exists, when an
+    override does not validate."""
     overrides = overrides_from_context(app.node.try_get_context(CONTEXT_KEY))
     project = apply_overrides(project, overrides)
+    target_env = project.environments.get(only_endpoint[0]) if only_endpoint is not None else None
+    if only_endpoint is not None and (target_env is None or only_endpoint[1] not in {
+            *target_env.endpoints, *target_env.component_endpoints}):
+        raise ValueError(f"no endpoint {'/'.join(only_endpoint)} in {', '.join(project.environments)}")
     for env in project.environments.values():
+        if only_endpoint is not None and env.name != only_endpoint[0]:
+            continue
         target = StackTarget(account=env.account, region=env.region)
         models = {e.model for e in env.endpoints.values()} | {c.base.model for c in env.component_endpoints.values()}
         pins = [p for p in project.pins.values() if p.model in models]
@@ -46,6 +56,8 @@ def build(app: App, project: Project) -> App:
             ArtifactsStackProps(environment=env, pins=registered_pins(env, project.pins)), env=target,
             description=f"Pinned Llama weights, keys and Model Registry ({env.name})")
         for endpoint_id, endpoint in env.endpoints.items():
+            if only_endpoint is not None and endpoint_id != only_endpoint[1]:
+                continue
             override = overrides.for_endpoint(env.name, endpoint_id)
             stack = EndpointStack(
                 app, naming.endpoint_stack(env.name, endpoint_id), EndpointStackProps(
@@ -55,7 +67,13 @@ def build(app: App, project: Project) -> App:
                 env=target,
                 description=f"SageMaker endpoint {env.endpoint_name(endpoint_id)} ({endpoint.model} {endpoint.version})")
             stack.add_stack_dependency(artifacts)
+            if only_endpoint is None:  # promote deploys only the endpoint's stack: `route` deploys this one
+                RoutingStack(app, naming.routing_stack(env.name, endpoint_id), RoutingStackProps(
+                    environment=env, endpoint_id=endpoint_id, endpoint=endpoint), env=target,
+                    description=f"Routing mode of {env.endpoint_name(endpoint_id)} for the application client")
         for endpoint_id, endpoint in env.component_endpoints.items():
+            if only_endpoint is not None and endpoint_id != only_endpoint[1]:
+                continue
             base_pin = project.pins[(endpoint.base.model, endpoint.base.version)]
             stack = ComponentEndpointStack(
                 app, naming.endpoint_stack(env.name, endpoint_id), ComponentEndpointStackProps(
@@ -66,7 +84,7 @@ def build(app: App, project: Project) -> App:
                                         f"components ({base_pin.model} {base_pin.version} + "
                                         f"{len(endpoint.adapters)} LoRA adapter(s))")
             stack.add_stack_dependency(artifacts)
-        if project.github is not None and env.name in project.github.environments:
+        if only_endpoint is None and project.github is not None and env.name in project.github.environments:
             GitHubDeployStack(app, naming.github_deploy_stack(env.name), GitHubDeployStackProps(
                 environment=env, github=project.github, pins=pins), env=target,
                 description=f"GitHub Actions OIDC deploy role ({env.name})")

@@ -81,6 +81,14 @@ def lab_factory(tmp_path_factory) -> Iterator:
     assert children(os.getpid()) == [], "a process started by the lab is still running"
 
 
+def module_lab(keys: list[str]):
+    """The `lab` fixture of a module: dev deployed once, with an endpoint per key."""
+    @pytest.fixture(scope="module")
+    def lab(lab_factory) -> Lab:
+        return lab_factory(keys)
+    return lab
+
+
 def use_lab(monkeypatch: pytest.MonkeyPatch, lab: Lab) -> None:
     """Point this process's AWS clients and commands at the lab."""
     from scripts.lib import aws

@@ -57,7 +57,7 @@ def test_env_points_a_subprocess_at_the_emulator(emu):
 def test_instance_types_come_from_botocore(emu, sm):
     enum = botocore.session.get_session().get_service_model("sagemaker") \
         .shape_for("ProductionVariantInstanceType").enum
-    assert botocore_instance_types() == list(enum)
+    assert set(botocore_instance_types()) == set(enum)
     assert {"ml.g5.xlarge", "ml.g5.2xlarge", "ml.g6.xlarge"} <= set(enum)
     config(sm, 1, instance_type="ml.g5.2xlarge")
     with pytest.raises(ClientError, match="ml.g5.huge") as error:

@@ -1,6 +1,6 @@
 """The emulator's endpoint instance quotas (localaws/quotas.py): Service Quotas answers for them, and
 CreateEndpoint and a blue/green UpdateEndpoint (both fleets, and a shadow) are held to them as
-SageMaker holds them, with ResourceLimitExceeded; scripts/lib/quotas.py reads them back."""
+SageMaker holds them, with ResourceLimitExceeded; scripts/promotion/capacity.py reads them back."""
 
 from __future__ import annotations
 
@@ -10,17 +10,18 @@ from botocore.exceptions import ClientError
 from emulator_helpers import IMAGE, ROLE, TIMINGS, config, in_service
 from emulator_helpers import emu, sm  # noqa: F401 (fixtures)
 from localaws.quotas import DEFAULT_INSTANCES
-from scripts.lib.quotas import endpoint_instance_quota
+from scripts.promotion.capacity import QuotaUnreadable, read_quota
 
 pytestmark = pytest.mark.slow  # full tier: starts the emulator (moto server in this process)
 
 
 def test_service_quotas_lists_endpoint_instance_quotas_by_name(emu):
     quotas = emu.client("service-quotas")
-    assert endpoint_instance_quota(quotas, "ml.g5.xlarge") == DEFAULT_INSTANCES
+    assert read_quota(quotas, "ml.g5.xlarge").value == DEFAULT_INSTANCES
     emu.set_quota("ml.g5.xlarge", 4)
-    assert endpoint_instance_quota(quotas, "ml.g5.xlarge") == 4  # found across pages, by its name
-    assert endpoint_instance_quota(quotas, "ml.g9.nonsense") is None
+    assert read_quota(quotas, "ml.g5.xlarge").value == 4  # found across pages, by its name
+    with pytest.raises(QuotaUnreadable, match="no quota named"):
+        read_quota(quotas, "ml.g9.nonsense")
     (listed,) = [q for page in quotas.get_paginator("list_service_quotas").paginate(ServiceCode="sagemaker")
                  for q in page["Quotas"] if q["QuotaName"] == "ml.g5.xlarge for endpoint usage"]
     assert quotas.get_service_quota(ServiceCode="sagemaker", QuotaCode=listed["QuotaCode"])["Quota"]["Value"] == 4.0

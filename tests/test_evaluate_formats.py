@@ -58,7 +58,7 @@ def tgi_2_3_pin(root, template: bytes) -> None:
 def _hash(data: dict) -> str:
     from config.pin import PinnedContent
 
-    content = {k: data[k] for k in PinnedContent.model_fields}
+    content = {k: data[k] for k in PinnedContent.model_fields if k in data}  # schema 1: no registry block
     return PinnedContent.model_validate(content).content_hash()
 
 

@@ -12,11 +12,13 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 
-from lab_helpers import children, config_version, history_of, lab_factory, live_version, promote, use_lab  # noqa: F401
+from lab_helpers import (children, config_version, history_of, lab_factory, live_version,  # noqa: F401
+                         module_lab, promote, use_lab)
 from localaws.lab import REPO
 
 pytestmark = pytest.mark.e2e
@@ -25,9 +27,7 @@ KEYS = ["ok", "alarm", "cfnfail", "stuck", "throttled", "busy", "rejected", "cor
         "resize", "dry"]
 
 
-@pytest.fixture(scope="module")
-def lab(lab_factory):
-    return lab_factory(KEYS)
+lab = module_lab(KEYS)
 
 
 @pytest.fixture(autouse=True)
@@ -263,13 +263,19 @@ def test_killed_mid_deploy_then_run_again(lab):
         proc.wait()
     assert config_version(lab, "killed") == "v2"  # left as the killed run wrote it
     assert last(lab, "killed")["outcome"] == "started"
-    lab.emulator.stick_updates("dev-killed", stuck=False)
+    # the rerun finds the deployment still in flight and follows it; it ends once the rerun has begun
+    unstick = threading.Thread(target=lambda: (_wait_for(lambda: len(history_of(lab, "killed")) >= 3, 120),
+                                               lab.emulator.stick_updates("dev-killed", stuck=False)))
+    unstick.start()
     result = promote("--env", "dev", "--endpoint", "killed", "--version", "v2")
+    unstick.join()
     assert result.code == 0, result.err
     plan = next(e for e in result.json_lines() if e.get("event") == "plan")
-    assert plan["live_version"] == "v1"  # found from SageMaker, not from the edited config
+    assert plan["live_version"] == "v1" and plan["adopting"]  # found from SageMaker, not from the edited config
     assert (config_version(lab, "killed"), live_version(lab, "killed")) == ("v2", "v2")
-    assert last(lab, "killed")["outcome"] == "promoted"
+    outcomes = [r["outcome"] for r in history_of(lab, "killed")]
+    assert outcomes == ["started", "abandoned", "started", "promoted"], "the rerun closed the killed run's record"
+    assert last(lab, "killed")["from_version"] == "v1"
 
 
 def test_failed_smoke_test_rolls_back(lab):

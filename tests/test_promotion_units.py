@@ -229,6 +229,26 @@ def test_deploy_overrides_change_only_that_endpoint(tmp_path):
     assert "AWS::ApplicationAutoScaling::ScalableTarget" in {r["Type"] for r in other["Resources"].values()}
 
 
+@pytest.mark.slow  # full tier: two synths of its own
+def test_promote_synthesizes_only_its_endpoint_and_the_artifacts_stack_unchanged(tmp_path):
+    from scripts.lib import cdk
+
+    overrides = DeployOverrides({"dev/intent-3b": DeployOverride(
+        strategy=Strategy.ALL_AT_ONCE, suspend_autoscaling=True, auto_rollback=False)})
+    full, only = tmp_path / "full", tmp_path / "only"
+    cdk.synthesize(ROOT, full, "dev", overrides)
+    cdk.synthesize(ROOT, only, "dev", overrides, only_endpoint=("dev", "intent-3b"))
+
+    def stacks(assembly):
+        return {p.name.removesuffix(".template.json") for p in assembly.glob("*.template.json")}
+
+    assert stacks(only) == {"llama-dev-artifacts", "llama-dev-intent-3b"}
+    assert stacks(full) == stacks(only) | {"llama-dev-intent-1b", "llama-dev-github-deploy"}
+    for stack in stacks(only):
+        for suffix in (".template.json", ".assets.json"):
+            assert (only / f"{stack}{suffix}").read_text() == (full / f"{stack}{suffix}").read_text()
+
+
 # ----- flags are refused before any AWS call (no AWS here: a call would fail with exit 3)
 @pytest.mark.parametrize("args, message", [
     (["--env", "nope", "--endpoint", "intent-3b", "--version", "v2"], "--env: no environment named 'nope'"),

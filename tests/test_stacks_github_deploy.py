@@ -28,7 +28,9 @@ ACTIONS = {
     "ec2:DescribeSubnets", "ec2:DescribeRouteTables", "ec2:DescribeVpcEndpoints",
     "s3:GetObject", "s3:GetObjectAttributes", "s3:ListBucket", "s3:ListBucketVersions", "s3:GetBucketVersioning",
     "s3:GetBucketObjectLockConfiguration", "s3:GetBucketPolicy", "kms:Decrypt", "ecr:DescribeImages", "ecr:BatchGetImage",
-    "cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents",
+    "cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents", "cloudformation:ListStackResources",
+    # promote's quota gate: the account's endpoint-usage quotas and every endpoint's instances
+    "servicequotas:ListServiceQuotas", "servicequotas:ListAWSDefaultServiceQuotas", "sagemaker:ListEndpoints",
 }
 
 
@@ -73,6 +75,7 @@ def test_the_role_may_do_only_the_listed_actions_on_its_own_environment(template
     assert all(s["Effect"] == "Allow" for s in found.values())
     everything = [r for s in found.values() for r in _listed(s["Resource"])]
     assert [sid for sid, s in found.items() if "*" in _listed(s["Resource"])] == ["ListModelPackages",
+                                                                                 "ReadEndpointQuotas",
                                                                                  "ReadVpcReachability"]
     # Only this account's resources, and the AWS images' registry (read-only, pinned repositories).
     others = {a for a in ENVS.values() if a != account}

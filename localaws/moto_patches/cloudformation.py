@@ -12,7 +12,10 @@
   127.0.0.1, exports registered by change sets, change sets scoped to their stack, the
   region's exports for a change set's stack, UsePreviousValue of an SSM-typed parameter;
 - an injected stack failure (`fail_stack_update()`): the next change set executed on that
-  stack applies nothing and ends UPDATE_ROLLBACK_COMPLETE.
+  stack applies nothing and ends UPDATE_ROLLBACK_COMPLETE;
+- held stacks (`hold_stack_updates()`): UPDATE_IN_PROGRESS while their endpoint updates, as
+  CloudFormation's endpoint handler waits for it; a change set on a stack in progress is
+  refused, as CloudFormation refuses it.
 
 Not modelled: CloudFormation waiting for the endpoint: moto's stacks finish at once, so a
 stack update whose endpoint later rolls back still ends UPDATE_COMPLETE.
@@ -199,8 +202,37 @@ def _change_sets(emu: AwsEmulator, patcher: Patcher) -> None:
             del self.exports[name]
         for export in stack.exports:
             self.exports[export.name] = export
+        if e is not None and change_set.change_set_type == "UPDATE":
+            e.stack_update_executed(stack)
 
     patcher.patch(CloudFormationBackend, "execute_change_set", execute_change_set)
+
+    # A held stack (hold_stack_updates) completes when its endpoint settles: checked whenever
+    # CloudFormation is asked about stacks. While it is in progress, CloudFormation refuses a new
+    # change set: "Stack:<arn> is in UPDATE_IN_PROGRESS state and can not be updated."
+    orig_describe_stacks = CloudFormationBackend.describe_stacks
+
+    def describe_stacks(self, name_or_stack_id):
+        e = serving(emu, self.account_id, self.region_name)
+        if e is not None:
+            e.settle_held_stacks()
+        return orig_describe_stacks(self, name_or_stack_id)
+
+    orig_create_change_set = CloudFormationBackend.create_change_set
+
+    def create_change_set(self, stack_name, *args, **kwargs):
+        e = serving(emu, self.account_id, self.region_name)
+        if e is not None:
+            e.settle_held_stacks()
+            busy = e.stack_busy(stack_name)
+            if busy:
+                stack = next(s for s in self.stacks.values() if s.name == stack_name)
+                raise cfn_exceptions.ValidationError(
+                    message=f"Stack:{stack.stack_id} is in {busy} state and can not be updated.")
+        return orig_create_change_set(self, stack_name, *args, **kwargs)
+
+    patcher.patch(CloudFormationBackend, "describe_stacks", describe_stacks)
+    patcher.patch(CloudFormationBackend, "create_change_set", create_change_set)
 
     # ... and looks change sets up by name across all stacks: the CDK CLI names every
     # stack's change set "cdk-deploy-change-set", deletes the old one and waits until it

@@ -78,6 +78,11 @@ def pick_endpoints(env, key: str | None) -> dict:
 @click.option("--active-periods-per-week", type=Number(float, low=0, high=168, example="5"), default=5.0,
               show_default=True, help="... in this many separate windows (each ends with the idle tail, each "
                                       "begins with a cold start).")
+@click.option("--shadow-sample", type=Number(float, low=0, high=1, example="0.2"), default=None,
+              help="Migration plan: share of calls the endpoint sees in shadow [default: the endpoint's "
+                   "routing.shadow_sample_percent].")
+@click.option("--fallback-rate", type=Number(float, low=0, high=1, example="0.02"), default=0.02, show_default=True,
+              help="Migration plan: share of calls routed to Llama that the API answers after all (fallbacks).")
 @click.option("--prices", "prices_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help=f"Price file (default: {DEFAULT_FILE}).")
 @click.option("--png", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -87,8 +92,8 @@ def command(env_name: str | None, endpoint_key: str | None, calls_per_month: int
             input_tokens: float | None, output_tokens: float | None, api_name: str, peak_factor: float,
             busy_hours_per_week: float, latency_ms: float | None, promotions_per_month: float, shadow_weeks: float,
             canary_weeks: float, canary_share: float, active_hours_per_week: float | None,
-            active_periods_per_week: float, prices_file: Path | None, png: Path | None,
-            json_mode: bool | None) -> None:
+            active_periods_per_week: float, shadow_sample: float | None, fallback_rate: float,
+            prices_file: Path | None, png: Path | None, json_mode: bool | None) -> None:
     """Monthly cost of an environment's endpoints vs a per-token API, and the break-even calls per month.
 
     Minimum instances run around the clock (per schedule); at peak the fleet runs
@@ -157,8 +162,10 @@ def command(env_name: str | None, endpoint_key: str | None, calls_per_month: int
 
         result["component_endpoints"] = report_components(out, shared, workload, api_name, api_per_call,
                                                           promotions_per_month)
+    samples = {key: shadow_sample if shadow_sample is not None else e.routing.shadow_sample_percent / 100
+               for key, e in pick_endpoints(env, endpoint_key).items()}
     result["migration"] = _migration(out, results, workload, api_name, api_per_call, promotions_per_month,
-                                     shadow_weeks, canary_weeks, canary_share)
+                                     shadow_weeks, canary_weeks, canary_share, samples, fallback_rate)
     if png is not None:
         from scripts.costing.chart import Series, render
 
@@ -286,17 +293,20 @@ def _inputs(report_path: Path | None, input_tokens: float | None, output_tokens:
 
 
 def _migration(out: Output, results, workload: Workload, api_name: str, api_per_call: float,
-               promotions_per_month: float, shadow_weeks: float, canary_weeks: float, canary_share: float) -> list:
+               promotions_per_month: float, shadow_weeks: float, canary_weeks: float, canary_share: float,
+               samples: dict[str, float], fallback_rate: float) -> list:
     from scripts.costing.migration import migration
 
     plans = []
     for cost, _, _ in results:
         plan = migration(cost.plan, workload, api_per_call, promotions_per_month, shadow_weeks, canary_weeks,
-                         canary_share)
+                         canary_share, samples[cost.plan.name], fallback_rate)
         rows = [[p.name, f"{p.weeks:g}", _money(p.api), _money(p.endpoint), _money(p.total)] for p in plan.phases]
         rows.append(["migration, all phases", f"{plan.weeks:g}", _money(sum(p.api for p in plan.phases)),
                      _money(sum(p.endpoint for p in plan.phases)), _money(plan.total)])
-        rows.append(["steady state, same weeks", f"{plan.weeks:g}", _money(0), _money(plan.steady_weekly * plan.weeks),
+        rows.append([f"steady state (llama, {fallback_rate:.0%} fallbacks), same weeks", f"{plan.weeks:g}",
+                     _money(plan.fallback_weekly * plan.weeks),
+                     _money((plan.steady_weekly - plan.fallback_weekly) * plan.weeks),
                      _money(plan.steady_weekly * plan.weeks)])
         rows.append(["staying on the API, same weeks", f"{plan.weeks:g}", _money(plan.api_weekly * plan.weeks),
                      _money(0), _money(plan.api_weekly * plan.weeks)])
@@ -306,7 +316,14 @@ def _migration(out: Output, results, workload: Workload, api_name: str, api_per_
                   f"{_money(plan.extra_over_steady)} more than the steady state over the same weeks; then "
                   f"{_money(cost.monthly)}/month against {_money(plan.api_weekly * WEEKS_PER_MONTH)}/month on the API",
                   endpoint=cost.plan.name)
+        out.event("fallbacks", f"{cost.plan.name}: a fallback costs one {api_name} call (${api_per_call * 1000:,.4f} "
+                  f"per 1k); at {fallback_rate:.0%} of {workload.calls_per_month:,.0f} calls/month, "
+                  f"{_money(plan.fallback_weekly * WEEKS_PER_MONTH)}/month on top of the endpoint",
+                  endpoint=cost.plan.name, fallback_rate=fallback_rate,
+                  fallback_monthly=round(plan.fallback_weekly * WEEKS_PER_MONTH, 2))
         plans.append({"endpoint": cost.plan.name, "weeks": plan.weeks, "total": round(plan.total, 2),
+                      "fallback_rate": fallback_rate, "shadow_sample": samples[cost.plan.name],
+                      "fallback_monthly": round(plan.fallback_weekly * WEEKS_PER_MONTH, 2),
                       "extra_over_steady_state": round(plan.extra_over_steady, 2),
                       "phases": [{"phase": p.name, "weeks": p.weeks, "api": round(p.api, 2),
                                   "endpoint": round(p.endpoint, 2)} for p in plan.phases]})

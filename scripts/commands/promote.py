@@ -13,20 +13,23 @@ HELP = """Promote ENDPOINT of ENV to VERSION, blue/green, and prove it is live a
 1. Gates (all reported together; any refusal changes nothing, exit 4):
    promotion order (promote_after), approval in the manifest and in the Model
    Registry, evaluation evidence against the endpoint's thresholds, weights and
-   image verified against the pin, endpoint InService, no alarm firing, no
-   deployment in flight.
-2. Sets endpoints.ENDPOINT.version in environments/ENV.yaml (one token; comments
-   and layout kept), synthesizes ENV and runs `cdk deploy` of that endpoint's
-   stack with the pinned CDK CLI: CloudFormation applies the endpoint's
-   blue/green DeploymentConfig (canary / linear / all-at-once, alarm rollback).
-   An instance-type change on an autoscaled variant is done in 3 deploys
-   (autoscaling removed, instance changed, autoscaling restored).
-3. Watches DescribeEndpoint to the end (live line on a terminal, JSON lines
-   otherwise), then checks the live package, image digest and weights prefix
-   against the pin and sends the endpoint's smoke_test; a failure there rolls
-   back to the previous version.
-4. Appends a record to history/promotions.jsonl. On any failure the config is
-   set back to the version actually live.
+   image verified against the pin, endpoint InService, no deployment in flight
+   (endpoint pending or its CloudFormation stack in progress, from any checkout),
+   the stack deployed the config that serves, the instance quota ("<type> for
+   endpoint usage") fits both fleets, no rollback alarm in ALARM (notify-only
+   alarms are listed as ignored).
+2. Synthesizes ENV with the target version, sets endpoints.ENDPOINT.version in
+   environments/ENV.yaml (one token; comments, layout and file mode kept) and runs
+   `cdk deploy` of that endpoint's stack with the pinned CDK CLI: CloudFormation
+   applies the endpoint's blue/green DeploymentConfig (canary / linear /
+   all-at-once, alarm rollback). An instance-type change on an autoscaled variant
+   is done in 3 deploys (autoscaling removed, instance changed, restored).
+3. Watches DescribeEndpoint (and the stack) to the end (live line on a terminal,
+   JSON lines otherwise), then checks the live package, image digest and weights
+   prefix against the pin and sends the endpoint's smoke_test; a failure there
+   rolls back to the previous version.
+4. Appends one final record to history/promotions.jsonl, printed as the last
+   JSON line. On any failure the config is set back to the version actually live.
 
 \b
 --component C promotes one inference component of a component endpoint
@@ -38,10 +41,18 @@ back by promote when one fires). The other components keep serving. Same gates,
 history (endpoint "<key>/<component>") and exit codes.
 
 \b
-Exit codes: 0 promoted (or already live), 2 invalid input, 3 AWS error,
-4 refused by a gate or another deployment in flight, 5 SageMaker rolled back
-(alarm), 6 CloudFormation or the endpoint failed, 7 live check or smoke test
-failed (rolled back), 8 timed out (the deployment goes on in AWS), 130 interrupted.
+Interruptions: SIGINT and SIGTERM stop the CDK CLI, set the config to the live
+version and record `interrupted` (exit 130); a deployment already started goes
+on in AWS. After kill -9 the CLI dies too; the next run closes the killed run's
+record as `abandoned`. Rerun the same command to follow or finish the attempt.
+
+\b
+Exit codes: 0 promoted (or already live), 2 invalid input (nothing changed,
+nothing recorded), 3 AWS error (the record says whether the live version is
+known), 4 refused by a gate or another deployment in flight, 5 SageMaker rolled
+back (alarm), 6 CloudFormation or the endpoint failed, 7 live check or smoke
+test failed (rolled back), 8 timed out (the deployment goes on in AWS),
+70 internal error (a bug: rerun with --debug), 130 interrupted (SIGINT/SIGTERM).
 
 \b
 Example:

@@ -1,11 +1,15 @@
-"""`shadow-report`: agreement between production and shadow answers, from SageMaker data capture.
+"""`shadow-report`: agreement between production and shadow answers, from SageMaker data capture
+(Llama versus Llama) or from the application client's shadow records (the API versus Llama on live
+traffic), reported the same way.
 
-Thin: reading and pairing the capture files is in scripts/evaluation/capture.py.
+Thin: reading and pairing the capture files is in scripts/evaluation/capture.py, the client's records
+in scripts/evaluation/client_records.py.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 import click
 
@@ -28,6 +32,13 @@ unpaired, ModelLatency of each variant from CloudWatch when it has
 datapoints, and examples of disagreement.
 
 \b
+--source client: the application client's shadow mode instead (the API answers,
+Llama is asked in the background): its records from the CloudWatch Logs group
+the applications send the client's metrics to (default: the endpoint stack's
+/llama/ENV/ENDPOINT/client), or from --records FILE (the JSON lines, e.g. an
+application's stdout). The API is reported as production, Llama as shadow.
+
+\b
 Exit codes: 0 reported, 1 no paired records to compare, 2 invalid input,
 3 AWS error.
 
@@ -35,6 +46,7 @@ Exit codes: 0 reported, 1 no paired records to compare, 2 invalid input,
 Example:
   python -m scripts shadow-report --env dev --endpoint intent-3b --since 2025-03-01T00:00:00Z
   python -m scripts shadow-report --env dev --endpoint intent-3b --component intents-lora/support
+  python -m scripts shadow-report --env prod --endpoint intent-3b --source client
 """
 
 
@@ -50,9 +62,15 @@ Example:
               help="With --component: replay at most the latest N captured requests (0: all).")
 @click.option("--examples", default=10, show_default=True, type=click.IntRange(0, 1000),
               help="Disagreements to show.")
+@click.option("--source", type=click.Choice(["capture", "client"]), default="capture", show_default=True,
+              help="capture: two variants' data capture; client: the application client's API-vs-Llama records.")
+@click.option("--log-group", default=None, help="--source client: the log group [default: the endpoint's client group].")
+@click.option("--records", "records_file", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
+              help="--source client: read the records from this file of JSON lines instead of CloudWatch Logs.")
 @click.option("--json", "json_mode", is_flag=True, default=None, help="JSON lines output.")
 def command(env_name: str, endpoint_key: str, since: str | None, bucket: str | None, component: str | None,
-            limit: int, examples: int, json_mode: bool | None) -> None:
+            limit: int, examples: int, source: str, log_group: str | None, records_file: Path | None,
+            json_mode: bool | None) -> None:
     from botocore.exceptions import ClientError
 
     from scripts.evaluation import capture as cap
@@ -73,6 +91,10 @@ def command(env_name: str, endpoint_key: str, since: str | None, bucket: str | N
                         f"fix: use one of: {', '.join(sorted(env.endpoints))}")
     if component is not None:
         return _component(out, loaded, env, endpoint_key, endpoint, component, start, bucket, limit, examples)
+    if source == "client":
+        return _client(out, env, endpoint_key, endpoint, start, log_group, records_file, examples)
+    if log_group or records_file:
+        raise UserError("--log-group/--records: only with --source client; fix: add --source client")
     if endpoint.shadow_version is None:
         out.event("warning", f"{env_name}/{endpoint_key} has no shadow_version configured now; reading what "
                   "was captured while it had one")
@@ -103,6 +125,40 @@ def command(env_name: str, endpoint_key: str, since: str | None, bucket: str | N
         raise CheckFailed(f"shadow-report: no production record has a shadow copy since {start.isoformat()} "
                           f"({report['records'][VARIANT_NAME]} production, {report['records'][SHADOW_VARIANT_NAME]} "
                           "shadow record(s)); is shadow_version deployed, with data_capture_percent above 0?")
+
+
+def _client(out: Output, env, key: str, endpoint, start: datetime, log_group: str | None, records_file: Path | None,
+            examples: int) -> None:
+    from scripts.evaluation import client_records
+    from scripts.lib.aws import client
+
+    name = env.endpoint_name(key)
+    if records_file is not None:
+        records, bad = client_records.from_file(records_file, name, start)
+        where = str(records_file)
+    else:
+        group = log_group or naming.client_log_group(env.name, key)
+        try:
+            records, bad = client_records.from_log_group(client("logs", env.region), group, name, start)
+        except Exception as exc:
+            if error_code(exc) == "ResourceNotFoundException":
+                raise UserError(f"--log-group: no log group {group}; fix: deploy {naming.endpoint_stack(env.name, key)}"
+                                ", or name the group the applications send the client's metrics to") from None
+            raise
+        where = group
+    labels = endpoint.evaluation.labels if endpoint.evaluation else None
+    result = client_records.compare(records, labels, examples)
+    report = {"endpoint_name": name, "source": "client", "log_group": where, "since": start.isoformat(),
+              "versions": {"primary": "api", "shadow": ", ".join(result["llama_versions"]) or "?"},
+              "records": {"primary": len(records), "shadow": len(records)}, "unparsable_lines": {"primary": bad,
+                                                                                              "shadow": 0},
+              **result, "latency_ms": {"primary": None, "shadow": result["llama_latency_ms"]}}
+    _print(out, report)
+    out.result(report)
+    if not records:
+        raise CheckFailed(f"shadow-report: no shadow record of the client for {name} in {where} since "
+                          f"{start.isoformat()}; is the endpoint routed in shadow mode (python -m scripts route), and "
+                          "do the applications send the client's metrics there?")
 
 
 def _print(out: Output, r: dict) -> None:

@@ -6,17 +6,23 @@ takes an explicit endpoint URL (a local fake runtime in tests and benchmarks).
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import Any
 
-# Adaptive retries back off on throttling before a command gives up.
+# Adaptive retries back off on throttling and connection errors before a command gives up.
 RETRIES = {"max_attempts": 10, "mode": "adaptive"}
 
 
 @lru_cache(maxsize=None)
-def client(service: str, region: str | None = None):
-    """A control-plane client (cached per service and region) with adaptive retries."""
-    return _new(service, region, None, retries=RETRIES, connect_timeout=10, read_timeout=60)
+def client(service: str, region: str | None = None, attempts: int | None = None):
+    """A control-plane client (cached per service and region) with adaptive retries; AWS_MAX_ATTEMPTS
+    (botocore's own variable: total attempts) overrides how many, as users expect it to. `attempts`:
+    fewer, for a check that should say "unknown" quickly rather than wait a minute."""
+    configured = os.environ.get("AWS_MAX_ATTEMPTS", "")
+    total = min(filter(None, (attempts, int(configured) if configured.isdigit() else None)), default=None)
+    retries = {"total_max_attempts": total, "mode": "adaptive"} if total else RETRIES
+    return _new(service, region, None, retries=retries, connect_timeout=10, read_timeout=60)
 
 
 def data_plane_client(service: str, region: str | None, endpoint_url: str | None = None, *,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,7 @@ QUIET = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "JSII_SILENCE_WA
          "CDK_DISABLE_CLI_TELEMETRY": "true"}
 # Machine-readable output for runs whose log a command reads back (promote's deploy).
 NON_INTERACTIVE = {"CI": "true", "FORCE_COLOR": "0"}
+TETHER = Path(__file__).with_name("tether.py")
 
 
 def cli() -> Path:
@@ -59,20 +61,23 @@ def attached(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> i
 
 
 def start(args: list[str], cwd: Path, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """`cdk ARGS` in the background, output to `log`, in a session of its own (`stop` ends its group)."""
+    """`cdk ARGS` in the background, output to `log`, tied to this process by `tether.py`: it ends
+    when this process ends, kill -9 included, or when the returned process is terminated."""
     handle = log.open("w")
     try:
-        return subprocess.Popen([str(cli()), *args], cwd=cwd, env=env or environ(**NON_INTERACTIVE), stdout=handle,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        return subprocess.Popen([sys.executable, str(TETHER), str(cli()), *args], cwd=cwd,
+                                env=env or environ(**NON_INTERACTIVE), stdout=handle, stderr=subprocess.STDOUT,
+                                stdin=subprocess.PIPE)  # the tether's lifeline: only this process holds it
     finally:
         handle.close()
 
 
-def synthesize(root: Path, outdir: Path, env: str | None = None,
-               overrides: DeployOverrides | None = None) -> CloudAssembly:
+def synthesize(root: Path, outdir: Path, env: str | None = None, overrides: DeployOverrides | None = None,
+               only_endpoint: tuple[str, str] | None = None) -> CloudAssembly:
     """The app of the repo at `root` synthesized in this process into `outdir` (cdk-nag included):
-    one environment when `env` is given, with `overrides` for this synth only. SpecErrors when the
-    inputs or the overrides are invalid, before any construct exists."""
+    one environment when `env` is given, with `overrides` for this synth only; with `only_endpoint`
+    (env, endpoint id), only the stacks deploying it needs. SpecErrors when the inputs or the
+    overrides are invalid, before any construct exists."""
     quiet_node()
     from config.deploy_override import CONTEXT_KEY
     from config.project import load_project
@@ -82,5 +87,5 @@ def synthesize(root: Path, outdir: Path, env: str | None = None,
     if overrides is not None and overrides.root:
         context[CONTEXT_KEY] = overrides.to_context()
     app = new_app(root, outdir=str(outdir), context=context)
-    build(app, load_project(root, only_env=env))
+    build(app, load_project(root, only_env=env), only_endpoint)
     return app.synth()

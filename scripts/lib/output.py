@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
                            TransferSpeedColumn)
 from rich.table import Table
@@ -32,21 +33,40 @@ class Output:
         else:
             self.console.print(message or event)
 
+    def warn(self, message: str) -> None:
+        """A problem that does not stop the command: one `warning:` line on stderr, in either mode."""
+        self.err.print(f"warning: {message}", markup=False)
+
     def result(self, data: Any) -> None:
         """The command's final machine-readable answer (JSON mode only)."""
         if self.json:
             print(json.dumps(data, default=str, indent=None), flush=True)
 
-    def table(self, title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    def table(self, title: str, columns: list[str], rows: list[list[Any]], key_column: bool = False) -> None:
+        """Rows as JSON lines, or a table on a terminal. `key_column`: the first column names the row
+        (an endpoint, a gate) and is never cut; when the table does not fit the terminal, each row is
+        printed as a block (its name, then one `column: value` line per other column) instead."""
         if self.json:
             for row in rows:
                 self.event("row", table=title, **dict(zip(columns, row)))
             return
+        cells = [["" if v is None else str(v) for v in row] for row in rows]
         table = Table(title=title, title_justify="left", show_lines=False)
-        for column in columns:
-            table.add_column(column)
-        for row in rows:
-            table.add_row(*("" if v is None else str(v) for v in row))
+        for i, column in enumerate(columns):
+            if key_column and i == 0:
+                table.add_column(column, no_wrap=True, min_width=max([len(column)] + [len(r[0]) for r in cells]))
+            else:
+                table.add_column(column)
+        for row in cells:
+            table.add_row(*row)
+        if key_column and Measurement.get(self.console, self.console.options.update_width(10_000), table).maximum \
+                > self.console.width:
+            self.console.print(title, style="bold")
+            for row in cells:
+                self.console.print(row[0], style="bold", markup=False)
+                for column, value in zip(columns[1:], row[1:]):
+                    self.console.print(f"  {column}: {value or '-'}", markup=False)
+            return
         self.console.print(table)
 
     @contextmanager

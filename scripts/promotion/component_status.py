@@ -17,7 +17,7 @@ from config.project import Project
 from scripts.lib.aws import client, describe_error, is_aws_error
 from scripts.promotion import history
 from scripts.promotion.component_live import ComponentInspector, ComponentState
-from scripts.promotion.endpoint_status import StatusRow, _caller_account
+from scripts.promotion.endpoint_status import StatusRow, _caller_account, last_promotion
 from scripts.promotion.live import Inspector
 
 AT_ZERO = ("at zero copies: the next request fails and wakes it; requests fail for minutes while it comes back "
@@ -36,13 +36,13 @@ class ComponentStatusRow(StatusRow):
         return cells
 
 
-def component_rows(root, project: Project, env: Environment) -> list[StatusRow]:
+def component_rows(root, project: Project, env: Environment, records: list[dict] | None = None) -> list[StatusRow]:
     if not env.component_endpoints:
         return []
-    account = _caller_account(env)
+    account, account_error = _caller_account(env)
     sagemaker = client("sagemaker", env.region)
     inspector, alarms = ComponentInspector(sagemaker), Inspector(sagemaker, client("cloudwatch", env.region))
-    records = history.read(root)
+    records = history.read(root) if records is None else records
     rows: list[StatusRow] = []
     for key, endpoint in env.component_endpoints.items():
         name = env.endpoint_name(key)
@@ -52,8 +52,10 @@ def component_rows(root, project: Project, env: Environment) -> list[StatusRow]:
             ic = naming.inference_component(name, component)
             adapter = project.adapters.get((config.adapter, config.version)) if component != BASE_COMPONENT else None
             row = ComponentStatusRow(ic, f"{config.adapter} {config.version}" if adapter else config.version)
-            row.last_promotion = _last(records, env.name, key, component)
-            if account != env.account:
+            row.last_promotion = last_promotion(records, env.name, f"{key}/{component}")
+            if account_error is not None:  # AWS unreadable: drift unknown, never "none" (status exits 3)
+                row.error, row.aws_error = account_error, True
+            elif account != env.account:
                 row.error = f"credentials are for account {account}, {env.name} is {env.account}"
             else:
                 try:
@@ -66,7 +68,7 @@ def component_rows(root, project: Project, env: Environment) -> list[StatusRow]:
                 except Exception as exc:  # one unreachable account must not hide the others
                     if not is_aws_error(exc):
                         raise
-                    row.error = describe_error(exc)
+                    row.error, row.aws_error = describe_error(exc), True
             rows.append(row)
     return rows
 
@@ -93,12 +95,3 @@ def _fill(row: ComponentStatusRow, state: ComponentState, base_pin, adapter, env
     elif (state.version, state.manifest_sha256) != (base_pin.version, base_pin.manifest_sha256):
         row.drift.append(f"config {base_pin.version}, deployed {state.version}"
                          + ("" if state.version != base_pin.version else " (another manifest)"))
-
-
-def _last(records: list[dict], env: str, endpoint: str, component: str) -> str:
-    found = [r for r in records if r.get("env") == env and r.get("endpoint") == f"{endpoint}/{component}"
-             and r.get("outcome") != "started"]
-    if not found:
-        return ""
-    r = found[-1]
-    return f"{r.get('kind')} {r.get('from_version')}→{r.get('to_version')} {r.get('outcome')} ({str(r.get('finished_at'))[:16]}Z)"

@@ -36,9 +36,9 @@ from config.deploy_override import DeployOverride
 from config.project import load_project
 from scripts.lib.errors import Exit, UserError
 from scripts.lib.output import Output
-from scripts.promotion import checks, component_gates, config_edit, deploy, history
+from scripts.promotion import checks, component_gates, config_edit, deploy, history, interrupts, locks
 from scripts.promotion.component_live import ComponentInspector, ComponentState
-from scripts.promotion.flow import OUTCOME_EXIT, NotPromoted, Request, _config_file, _lock, _lookup, _stop
+from scripts.promotion.flow import OUTCOME_EXIT, NotPromoted, Request, _lookup
 from scripts.promotion.gates import COLUMNS, FAIL, no_alarms
 from scripts.promotion.live import Inspector
 from scripts.promotion.watch import DEPLOY_FAILED, PROMOTED, ROLLED_BACK, TIMED_OUT, Outcome
@@ -64,7 +64,7 @@ class ComponentPromotion:
         self.base_ic = naming.inference_component(self.name, BASE_COMPONENT)
         self.is_base = component == BASE_COMPONENT
         self.history_key = f"{self.key}/{component}"
-        self.config_path, self.config_shown = _config_file(root, self.env.name)
+        self.config_path, self.config_shown = config_edit.config_file(root, self.env.name)
         if request.version is not None:
             self._pin(request.version)
         sagemaker = client("sagemaker", self.env.region)
@@ -76,10 +76,17 @@ class ComponentPromotion:
 
     # ----- the whole run
     def run(self) -> int:
-        lock = _lock(self.root, self.env.name, self.key)  # one promotion per endpoint: its components share it
+        config_edit.refuse_read_only(self.config_path, self.config_shown)  # before anything is recorded
+        try:  # one promotion per endpoint: its components share the endpoint's lock
+            lock = locks.endpoint_lock(self.root, self.env.name, self.key)
+        except locks.Busy as busy:
+            raise NotPromoted(Exit.GATE_REFUSED, f"in-flight: another promotion of {self.env.name}/{self.key} is "
+                                                 f"running ({busy}); fix: wait for it to end (python -m scripts status)"
+                              ) from None
         self.started = time.monotonic()
         try:
-            return self._run()
+            with interrupts.as_exceptions():  # SIGTERM (a cancelled CI job) unwinds like Ctrl-C
+                return self._run()
         finally:
             lock.close()
             if self.record is not None and self.record.outcome != "started":
@@ -168,7 +175,8 @@ class ComponentPromotion:
     def _set_config(self, version: str) -> None:
         node = ("component_endpoints", self.key) + (("base",) if self.is_base else ("adapters", self.component))
         config_edit.set_version(self.config_path, self.config_shown, self.key, version,
-                                lambda: load_project(self.root, self.env.name), node=node)
+                                lambda: load_project(self.root, self.env.name),
+                                lock=locks.config_lock(self.root, self.env.name), node=node)
 
     def _restore_config(self) -> str | None:
         live = self.components.component(self.ic).serves
@@ -199,7 +207,7 @@ class ComponentPromotion:
             try:
                 outcome = self._watch(target, proc, log)
             finally:
-                _stop(proc)
+                deploy.stop(proc)
             self.durations["deploy"] = round(self.durations.get("deploy", 0) + time.monotonic() - t, 2)
             if outcome.kind != PROMOTED and outcome.cli_exit:
                 self.out.err.print(deploy.tail(log))
@@ -288,9 +296,10 @@ class ComponentPromotion:
 
         with tempfile.TemporaryDirectory(prefix="promote-dry-") as workdir:
             scratch = copy_inputs(self.root, Path(workdir) / "repo")
-            path, shown = _config_file(scratch, self.env.name)
+            path, shown = config_edit.config_file(scratch, self.env.name)
             node = ("component_endpoints", self.key) + (("base",) if self.is_base else ("adapters", self.component))
-            config_edit.set_version(path, shown, self.key, target, lambda: load_project(scratch, self.env.name), node)
+            config_edit.set_version(path, shown, self.key, target, lambda: load_project(scratch, self.env.name),
+                                    node=node)
             assembly = deploy.synthesize(scratch, self.env.name, self.key, DeployOverride(), Path(workdir))
             code, text = deploy.diff(assembly, naming.endpoint_stack(self.env.name, self.key))
         self.out.event("diff", text.strip() or "(no output)", changes=code == 1)

@@ -3,11 +3,14 @@
 The app is synthesized in this process (the same `build` as `app.py`, cdk-nag included)
 into a private directory, so `cdk.out/` and other users' runs are untouched; the CLI then
 deploys that assembly with `--exclusively`: only the endpoint stack, whose template differs
-only where the config changed.
+only where the config changed. Only that stack and the artifacts stack it imports from are
+built (each exactly as in a full synth).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -18,11 +21,42 @@ from scripts.lib import cdk
 from scripts.lib.errors import CheckFailed
 
 
+WORKDIR_PREFIX = "promote-"
+
+
+def workdir(kind: str = "") -> tempfile.TemporaryDirectory:
+    """A private directory for one deploy (assembly, CLI log), named by this process's pid so
+    that the next run can remove what a killed run left (`sweep_workdirs`)."""
+    return tempfile.TemporaryDirectory(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-{kind}")
+
+
+def sweep_workdirs() -> list[Path]:
+    """Remove the work directories of promote runs that are gone (kill -9 skips their cleanup)."""
+    removed = []
+    for path in Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*"):
+        pid = path.name[len(WORKDIR_PREFIX):].split("-", 1)[0]
+        if path.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
 def synthesize(root: Path, env: str, endpoint_id: str, override: DeployOverride, workdir: Path) -> Path:
-    """cdk.out of one environment in `workdir`, with `override` on one endpoint."""
+    """cdk.out in `workdir` of what deploying one endpoint needs, with `override` on it."""
     outdir = Path(tempfile.mkdtemp(prefix="assembly-", dir=workdir))
     try:
-        cdk.synthesize(root, outdir, env, DeployOverrides({key(env, endpoint_id): override}))
+        cdk.synthesize(root, outdir, env, DeployOverrides({key(env, endpoint_id): override}),
+                       only_endpoint=(env, endpoint_id))
     except SpecErrors:
         raise
     except Exception as exc:  # jsii surfaces cdk-nag and construct errors as RuntimeError
@@ -52,3 +86,19 @@ def tail(log: Path, lines: int = 12) -> str:
     except OSError:
         return ""
     return "\n".join(text[-lines:])
+
+
+def stop(proc) -> None:
+    """End the CDK CLI if it still runs (timeout, Ctrl-C, SIGTERM) and reap it: no zombie, no stray process.
+    Killing the CLI stops nothing in AWS: an executed change set goes on in CloudFormation."""
+    if proc is None:
+        return
+    if proc.poll() is None:
+        proc.terminate()  # the tether ends the CLI (SIGTERM, then SIGKILL after its grace period)
+        try:
+            proc.wait(timeout=10)
+        except Exception:  # noqa: BLE001 - TimeoutExpired, or a second signal: make sure it is gone
+            proc.kill()
+            proc.wait()
+    if proc.stdin is not None:
+        proc.stdin.close()

@@ -1,16 +1,24 @@
-"""promote / rollback / resize: gates -> config edit -> CDK deploy(s) -> watch -> live check + smoke -> history.
+"""promote / rollback / resize: gates -> CDK deploy(s) with the config edit -> watch -> live check + smoke -> history.
 
-Whatever happens, the environment config ends naming the version that is
-actually live, and one history record says what happened and how long each
-part took. The exit code says how it ended (scripts/lib/errors.py).
+Whatever happens, the environment config ends naming the version that is actually live
+(when AWS cannot be read at the end, the record says the live version is unknown), and
+every run that took the endpoint's lock leaves exactly one final history record, printed
+as the last JSON line. The exit code says how it ended (scripts/lib/errors.py).
+
+What a rerun relies on (docs/operations.md, "After an interruption"):
+- a run killed before its final record (kill -9) is closed by the next run of the endpoint
+  as `abandoned`; its work directory is removed; its CDK CLI died with it (lib/tether.py);
+- SIGINT and SIGTERM unwind like an error: CLI stopped, config set to what is live, record
+  `interrupted`, exit 130;
+- a deployment in flight is read from AWS (endpoint pending, stack in progress), not from
+  the lock: a rerun of the same unsettled attempt follows it, anything else is refused (4);
+- the synth takes the target from its override, not from the file, and the config is
+  edited (under its own lock) right before the first `cdk deploy`: a run killed while it
+  synthesizes leaves the file as it was.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
-import subprocess
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,18 +27,22 @@ from config import naming
 from config.deploy_override import DeployOverride
 from config.environment import Strategy
 from config.errors import SpecErrors
-from config.project import ENVIRONMENTS_DIR, SUFFIXES, Project, load_project
-from scripts.lib.aws import is_aws_error
+from config.project import ENVIRONMENTS_DIR, Project, load_project
+from scripts.lib.aws import describe_error, is_aws_error
 from scripts.lib.errors import Exit, UserError
 from scripts.lib.output import Output
 from scripts.lib.repo import copy_inputs
-from scripts.promotion import checks, config_edit, deploy, gates, history
+from scripts.promotion import capacity, checks, config_edit, deploy, gates, history, interrupts, locks
+from scripts.promotion import stack as stacks
 from scripts.promotion.gates import FAIL, Gate
 from scripts.promotion.live import EndpointState, Inspector
-from scripts.promotion.watch import DEPLOY_FAILED, PROMOTED, ROLLED_BACK, TIMED_OUT, Outcome, watch
+from scripts.promotion.stack import StackState
+from scripts.promotion.watch import (DEPLOY_FAILED, IN_FLIGHT, PROMOTED, ROLLED_BACK, TIMED_OUT, Outcome,
+                                     watch)
 
 OUTCOME_EXIT = {PROMOTED: Exit.OK, ROLLED_BACK: Exit.ROLLED_BACK, DEPLOY_FAILED: Exit.DEPLOY_FAILED,
-                TIMED_OUT: Exit.TIMED_OUT}
+                TIMED_OUT: Exit.TIMED_OUT, IN_FLIGHT: Exit.GATE_REFUSED}
+RECORDED_AS = {IN_FLIGHT: "refused"}  # another deployment ran at the same time: nothing of ours happened
 
 
 @dataclass(frozen=True)
@@ -47,8 +59,8 @@ class Request:
 
 
 class NotPromoted(UserError):
-    """The run ended without promoting (refused, rolled back, failed, timed out): one line and its exit
-    code, raised after the history record is written."""
+    """The run ended without promoting (refused, rolled back, failed, timed out, interrupted): one
+    line and its exit code, raised after the history record is complete."""
 
     def __init__(self, code: Exit, message: str):
         super().__init__(message, code)
@@ -64,7 +76,10 @@ class Promotion:
                                 f"endpoint of {ENVIRONMENTS_DIR}/{self.env.name}.yaml")
         self.name = self.env.endpoint_name(self.endpoint_id)
         self.stack = naming.endpoint_stack(self.env.name, self.endpoint_id)
-        self.config_path, self.config_shown = _config_file(root, self.env.name)
+        self.config_path, self.config_shown = config_edit.config_file(root, self.env.name)
+        if not request.dry_run:  # before anything is recorded or changed
+            config_edit.refuse_read_only(self.config_path, self.config_shown)
+            history.refuse_unwritable(root)
         if request.version is not None:
             self._pin(request.version)
         self.strategy = self._strategy()  # flags are checked before any AWS call
@@ -73,85 +88,156 @@ class Promotion:
         region = self.env.region
         self.sagemaker = client("sagemaker", region)
         self.inspector = Inspector(self.sagemaker, client("cloudwatch", region))
+        # The quota gate answers `unknown` after 3 attempts, not after a minute of retries.
+        self.cloudformation, self.quotas = client("cloudformation", region), client("service-quotas", region, 3)
         self.s3, self.ecr_for = client("s3", region), (lambda r: client("ecr", r))
         self.durations: dict[str, float] = {}
         self.record: history.Record | None = None
+        self.records: list[dict] = []
+        self.config_changed = False
+        self.began = False  # the `started` record is written: from here on, an ending is an error, not a refusal
+        self.live_unknown: str | None = None  # set when the end state could not be read from SageMaker
+        self.signals = interrupts.Signals()
 
     # ----- the whole run
     def run(self) -> int:
         try:
-            lock = _lock(self.root, self.env.name, self.endpoint_id)
-        except NotPromoted as busy:
+            lock = locks.endpoint_lock(self.root, self.env.name, self.endpoint_id)
+        except locks.Busy as busy:
+            message = (f"in-flight: another promotion of {self.env.name}/{self.endpoint_id} is running ({busy}); "
+                       "fix: wait for it to end (python -m scripts status)")
             if not self.request.dry_run:
-                history.append(self.root, history.Record(
-                    env=self.env.name, endpoint=self.endpoint_id, model=self.endpoint.model, from_version=None,
-                    to_version=self.request.version or "(previous)", kind=self.request.kind,
-                    strategy=self.request.strategy or self.endpoint.deployment.strategy.value, outcome="refused",
-                    exit_code=int(busy.exit_code), reason=str(busy), finished_at=history.now_iso()))
-            raise
+                self._write(self._new_record(outcome="refused", exit_code=int(Exit.GATE_REFUSED), reason=message))
+            raise NotPromoted(Exit.GATE_REFUSED, message) from None
         self.started = time.monotonic()
         try:
-            return self._run()
+            with interrupts.as_exceptions() as self.signals:
+                try:
+                    if not self.request.dry_run:
+                        self.record = self._new_record()
+                        deploy.sweep_workdirs()
+                        self._close_abandoned()
+                    return self._run()
+                except BaseException as exc:
+                    with self.signals.held():
+                        ending = self._ended_by(exc)
+                    if ending is exc:
+                        raise
+                    if ending is None:
+                        return int(Exit.OK)
+                    raise ending from None
+                finally:
+                    if self.record is not None:
+                        with self.signals.held():
+                            self._write(self.record)
         finally:
-            lock.close()
-            if self.record is not None and self.record.outcome != "started":
-                if self.record.finished_at is None:  # interrupted or failed outside _finish
-                    self._close_record()
-                history.append(self.root, self.record)
+            lock.close()  # after the final record: the next run must find it
 
     def _run(self) -> int:
         req, out = self.request, self.out
         state = self.inspector.endpoint(self.name)
+        stack = self._read_stack()
         live_version = state.live.version if state.live else None
         target = req.version or self._previous(live_version)
         pin = self._pin(target)
+        records = self.records if self.record is not None else history.read(self.root)
+        attempt = history.unsettled_attempt(records, self.env.name, self.endpoint_id, target)
+        adopting = bool(attempt and state.status == "Updating" and state.pending and state.pending.version == target)
+        from_version = live_version
+        if attempt and live_version == target and attempt.get("from_version") not in (None, target):
+            from_version = attempt["from_version"]  # that attempt's deployment finished by itself
         strategy = self.strategy
-        adopting = bool(state.status == "Updating" and state.pending and state.pending.version == target)
         out.event("plan", f"{req.kind} {self.name}: {live_version or '?'} → {target} ({strategy or self.endpoint.deployment.strategy.value})"
-                  + (" [dry run]" if req.dry_run else ""), endpoint=self.name, kind=req.kind,
-                  live_version=live_version, target=target, strategy=strategy, dry_run=req.dry_run)
+                  + (" [dry run]" if req.dry_run else "") + (" [following the deployment in flight]" if adopting else ""),
+                  endpoint=self.name, kind=req.kind, live_version=live_version, target=target, strategy=strategy,
+                  dry_run=req.dry_run, adopting=adopting, run_id=self.record.run_id if self.record else None)
 
         t = time.monotonic()
-        results = self._gates(state, target, pin, adopting)
+        results = self._gates(state, stack, target, pin, adopting)
         self.durations["gates"] = round(time.monotonic() - t, 2)
-        out.table(f"gates: {self.name} → {target}", gates.COLUMNS, [g.row() for g in results])
+        out.table(f"gates: {self.name} → {target}", gates.COLUMNS, [g.row() for g in results], key_column=True)
         failed = [g for g in results if g.result == FAIL]
         if req.dry_run:
             return self._dry_run(target, strategy, failed)
-        self.record = history.Record(env=self.env.name, endpoint=self.endpoint_id, model=self.endpoint.model,
-                                     from_version=live_version, to_version=target, kind=req.kind,
-                                     strategy=strategy or self.endpoint.deployment.strategy.value)
+        self.record.from_version, self.record.to_version = from_version, target
         if failed:
             return self._finish("refused", Exit.GATE_REFUSED, "; ".join(f"{g.name}: {g.detail}" for g in failed))
-        if state.status == "InService" and live_version == target and not self._instance_change(state):
+        if state.status == "InService" and live_version == target and not self._instance_change(state) \
+                and (stack is None or stack.deployed(state.live.config_name, state.live.config_arn) is not False):
             self._set_config(target)
-            return self._after_live(target, pin, live_version, already=True)
+            return self._after_live(target, pin, from_version, already=True)
 
         history.append(self.root, self.record)  # "started": a killed run still leaves a trace
-        self._set_config(target)
-        try:
-            if adopting:
-                outcome = self._watch(target, proc=None, log=None)
-            else:
-                outcome = self._deploy_phases(state, target, strategy)
-        except KeyboardInterrupt:
-            self.record.config_restored_to = self._restore_config()
-            self.record.outcome, self.record.exit_code = "interrupted", int(Exit.INTERRUPTED)
-            self.record.reason = "interrupted; the deployment may go on in AWS (see status, rerun to follow it)"
-            raise
-        except Exception as exc:  # AWS error, synth failure: the config must still name what is live
-            self.record.config_restored_to = self._restore_config()
-            code = getattr(exc, "exit_code", Exit.AWS_ERROR if is_aws_error(exc) else Exit.INTERNAL)
-            self.record.outcome, self.record.exit_code, self.record.reason = "error", int(code), str(exc)[:300]
-            raise
+        self.began = True
+        if adopting:
+            self._set_config(target)
+            outcome = self._watch(target, proc=None, log=None)
+        else:
+            outcome = self._deploy_phases(state, target, strategy)
         if outcome.kind != PROMOTED:
             restored = self._restore_config()
-            return self._finish(outcome.kind, OUTCOME_EXIT[outcome.kind], outcome.reason, restored)
-        return self._after_live(target, pin, live_version, already=False)
+            return self._finish(RECORDED_AS.get(outcome.kind, outcome.kind), OUTCOME_EXIT[outcome.kind],
+                                outcome.reason, restored)
+        return self._after_live(target, pin, from_version, already=False)
+
+    def _ended_by(self, exc: BaseException) -> BaseException | None:
+        """Complete the record for a run ended by `exc`, the config set to what is live; returns what
+        to raise (None: the run had finished well before the signal came)."""
+        record = self.record
+        finished = record is not None and record.outcome != history.STARTED
+        if isinstance(exc, KeyboardInterrupt):
+            name = getattr(exc, "signal_name", "SIGINT")
+            if finished and record.exit_code == 0:
+                return None
+            if finished:
+                return NotPromoted(Exit(record.exit_code), f"{record.outcome}: {record.reason}")
+            restored = self._restore_config() if self.config_changed else None
+            if self.config_changed:
+                detail = (f"the config names {restored or '?'}; the deployment to {self._target()} may go on in AWS: "
+                          "see `status`, rerun to follow it")
+            else:
+                detail = "nothing was changed"
+            if record is not None:
+                record.outcome, record.exit_code = "interrupted", int(Exit.INTERRUPTED)
+                record.reason, record.config_restored_to = f"interrupted by {name}; {detail}", restored
+            return NotPromoted(Exit.INTERRUPTED, f"{self.request.kind} {self.name} → {self._target()}: "
+                                                 f"interrupted by {name}: {detail}")
+        if record is not None and not finished:
+            code = getattr(exc, "exit_code", Exit.AWS_ERROR if is_aws_error(exc) else Exit.INTERNAL)
+            restored = self._restore_config() if self.config_changed else None
+            began = self.began or self.config_changed
+            record.outcome = "refused" if isinstance(exc, (UserError, SpecErrors)) and not began else "error"
+            record.exit_code = int(Exit.INVALID_INPUT if isinstance(exc, SpecErrors) else code)
+            message = describe_error(exc) if is_aws_error(exc) else str(exc)
+            record.reason, record.config_restored_to = message[:400], restored
+            if self.live_unknown:
+                record.reason += f"; {self.live_unknown}"
+        return exc
 
     # ----- pieces
+    def _new_record(self, **fields) -> history.Record:
+        return history.Record(env=self.env.name, endpoint=self.endpoint_id, model=self.endpoint.model,
+                              from_version=None, to_version=self.request.version or "(previous)",
+                              kind=self.request.kind,
+                              strategy=self.request.strategy or self.endpoint.deployment.strategy.value, **fields)
+
+    def _target(self) -> str:
+        return self.record.to_version if self.record is not None else (self.request.version or "?")
+
+    def _close_abandoned(self) -> None:
+        """Close the runs of this endpoint that never wrote their final record (killed): this run
+        holds the lock, so no process of this checkout is still working on them."""
+        loaded = history.load(self.root)
+        if loaded.warning():
+            self.out.warn(loaded.warning())
+        self.records = loaded.records
+        for closing in history.close_unfinished(self.root, loaded.records, self.env.name, self.endpoint_id,
+                                                self.record.run_id):
+            self.records.append(asdict(closing))
+            self.out.event("abandoned", closing.reason, run_id=closing.run_id)
+
     def _previous(self, live_version: str | None) -> str:
-        records = history.read(self.root)
+        records = self.records if self.record is not None else history.read(self.root)
         previous = history.previous_version(records, self.env.name, self.endpoint_id, live_version)
         if previous is None:
             raise UserError(f"--to: no promotion of {self.env.name}/{self.endpoint_id} to {live_version} in "
@@ -179,7 +265,10 @@ class Promotion:
                             f"({first.field}: {first.problem}); fix: use another strategy") from None
         return chosen
 
-    def _gates(self, state: EndpointState, target: str, pin, adopting: bool) -> list[Gate]:
+    def _read_stack(self) -> StackState:
+        return stacks.read(self.cloudformation, self.stack)
+
+    def _gates(self, state: EndpointState, stack: StackState, target: str, pin, adopting: bool) -> list[Gate]:
         rollback = self.request.kind == "rollback"
         results = []
         if not rollback:
@@ -189,10 +278,13 @@ class Promotion:
         if not rollback:
             results.append(gates.evaluation_evidence(self.root, self.env, self.endpoint_id, self.endpoint, pin))
         results.append(gates.pins_verified(self.s3, self.ecr_for, self.env, pin))
-        results += gates.endpoint_ready(state, target, adopting)
+        results += gates.endpoint_ready(state, stack, target, adopting)
+        if state.exists and not adopting:
+            results.append(gates.stack_matches(state, stack, target))
+            results.append(capacity.quota_gate(self.quotas, self.sagemaker, self.endpoint, state.instance_count))
         if not rollback and state.exists:
             # A rollback deploys without alarm-driven auto-rollback: its alarms are likely firing.
-            results.append(gates.no_alarms(self.inspector.firing_alarms(self.name)))
+            results.append(gates.no_alarms(self.inspector.firing_alarms(self.name), naming.rollback_alarms(self.name)))
         return results
 
     def _instance_change(self, state: EndpointState) -> bool:
@@ -201,7 +293,8 @@ class Promotion:
 
     def _phases(self, state: EndpointState, target: str, strategy: str | None) -> list[tuple[str, DeployOverride]]:
         auto_rollback = self.request.kind != "rollback"
-        final = DeployOverride(strategy=strategy, auto_rollback=auto_rollback)
+        # The version travels in the override: the synth never depends on a file other runs edit.
+        final = DeployOverride(strategy=strategy, auto_rollback=auto_rollback, version=target)
         if not self._instance_change(state):
             return [(f"deploy {target}", final)]
         live_type = state.live.instance_type
@@ -210,9 +303,9 @@ class Promotion:
         return [
             (f"1/3 remove autoscaling ({live_type} stays)",
              DeployOverride(version=state.live.version, instance_type=live_type, suspend_autoscaling=True,
-                             strategy=strategy, auto_rollback=auto_rollback)),
+                            strategy=strategy, auto_rollback=auto_rollback)),
             (f"2/3 deploy {target} on {self.endpoint.instance_type}",
-             DeployOverride(strategy=strategy, suspend_autoscaling=True, auto_rollback=auto_rollback)),
+             DeployOverride(strategy=strategy, suspend_autoscaling=True, auto_rollback=auto_rollback, version=target)),
             ("3/3 restore autoscaling", final),
         ]
 
@@ -222,25 +315,29 @@ class Promotion:
             self.out.event("phases", f"instance type {state.live.instance_type} → {self.endpoint.instance_type} on "
                            "an autoscaled variant: deploying in 3 phases", phases=[p[0] for p in phases])
         outcome = None
-        for label, override in phases:
-            outcome = self._deploy(label, override, override.version or target)
+        for i, (label, override) in enumerate(phases):
+            outcome = self._deploy(label, override, override.version or target, config_to=target if i == 0 else None)
             if outcome.kind != PROMOTED:
                 return outcome
         assert outcome is not None
         return outcome
 
-    def _deploy(self, label: str, override: DeployOverride, target: str) -> Outcome:
-        """Synthesize with `override`, cdk deploy the endpoint stack, watch it to the end."""
-        with tempfile.TemporaryDirectory(prefix="promote-") as workdir:
+    def _deploy(self, label: str, override: DeployOverride, target: str, config_to: str | None = None) -> Outcome:
+        """Synthesize with `override`, set the config to `config_to` (if given), cdk deploy the endpoint
+        stack, watch it to the end."""
+        with deploy.workdir() as workdir:
             t = time.monotonic()
             self.out.event("synth", f"{label}: synthesizing {self.env.name}", phase=label)
-            assembly = deploy.synthesize(self.root, self.env.name, self.endpoint_id, override, Path(workdir))
+            with self.out.working(f"{label}: synthesizing {self.stack}", event="synth", phase=label):
+                assembly = deploy.synthesize(self.root, self.env.name, self.endpoint_id, override, Path(workdir))
             self.durations["synth"] = round(self.durations.get("synth", 0) + time.monotonic() - t, 2)
+            if config_to is not None:
+                self._set_config(config_to)
             log = Path(workdir) / "cdk-deploy.log"
             self.out.event("deploy", f"{label}: cdk deploy {self.stack}", phase=label, stack=self.stack)
             outcome = self._watch(target, deploy.start_deploy(assembly, self.stack, log), log)
             if outcome.kind != PROMOTED and outcome.cli_exit:
-                self.out.err.print(deploy.tail(log))
+                self.out.err.print(deploy.tail(log), markup=False)
             return outcome
 
     def _watch(self, target: str, proc, log: Path | None) -> Outcome:
@@ -248,10 +345,10 @@ class Promotion:
         timeout = self.request.timeout_s or (self.endpoint.deployment.max_execution_seconds + 1800)
         try:
             outcome = watch(self.inspector, self.name, target, proc, timeout, self.request.poll_s, self.out,
-                            cli_log_tail=lambda: deploy.tail(log) if log else "")
+                            cli_log_tail=lambda: deploy.tail(log) if log else "", stack=self._read_stack)
         finally:
-            _stop(proc)
-        self.durations["deploy"] = round(self.durations.get("deploy", 0) + time.monotonic() - t, 2)
+            deploy.stop(proc)
+            self.durations["deploy"] = round(self.durations.get("deploy", 0) + time.monotonic() - t, 2)
         if self.record is not None:
             self.record.stages += outcome.statuses
         return outcome
@@ -259,6 +356,7 @@ class Promotion:
     def _after_live(self, target: str, pin, from_version: str | None, already: bool) -> int:
         t = time.monotonic()
         state = self.inspector.endpoint(self.name)
+        self.record.live_at_end = state.live.version if state.live else None
         problems = checks.live_problems(state, pin, self.env)
         if not problems and self.request.smoke:
             problems = checks.smoke_problems(self.name, self.endpoint, pin, self.env.region)
@@ -274,16 +372,16 @@ class Promotion:
             return self._finish("smoke-failed", Exit.SMOKE_FAILED, "; ".join(problems))
         self.out.event("rollback", f"rolling {self.name} back to {from_version} (all-at-once)")
         self._set_config(from_version)
-        outcome = self._deploy(f"roll back to {from_version}",
-                               DeployOverride(strategy=Strategy.ALL_AT_ONCE, auto_rollback=False), from_version)
+        outcome = self._deploy(f"roll back to {from_version}", DeployOverride(
+            strategy=Strategy.ALL_AT_ONCE, auto_rollback=False, version=from_version), from_version)
         restored = self._restore_config()
         reason = "; ".join(problems) + f"; rolled back to {from_version}: {outcome.reason}"
         return self._finish("smoke-failed", Exit.SMOKE_FAILED, reason, restored)
 
     def _dry_run(self, target: str, strategy: str | None, failed: list[Gate]) -> int:
-        with tempfile.TemporaryDirectory(prefix="promote-dry-") as workdir:
+        with deploy.workdir("dry-") as workdir:
             scratch = copy_inputs(self.root, Path(workdir) / "repo")
-            path, shown = _config_file(scratch, self.env.name)
+            path, shown = config_edit.config_file(scratch, self.env.name)
             config_edit.set_version(path, shown, self.endpoint_id, target, lambda: load_project(scratch, self.env.name))
             assembly = deploy.synthesize(scratch, self.env.name, self.endpoint_id, DeployOverride(strategy=strategy),
                                          Path(workdir))
@@ -297,30 +395,42 @@ class Promotion:
         return int(Exit.OK)
 
     def _set_config(self, version: str) -> None:
+        self.config_changed = True
         config_edit.set_version(self.config_path, self.config_shown, self.endpoint_id, version,
-                                lambda: load_project(self.root, self.env.name))
+                                lambda: load_project(self.root, self.env.name),
+                                lock=locks.config_lock(self.root, self.env.name))
 
     def _restore_config(self) -> str | None:
-        """Name the version actually live in the config (the previous one if it cannot be read)."""
-        state = self.inspector.endpoint(self.name)
-        live = state.live.version if state.live else None
+        """Name the version actually live in the config; never raises. When SageMaker cannot be read,
+        the version last seen live (else the run's `from`), and `live_unknown` says so."""
+        try:
+            state = self.inspector.endpoint(self.name)
+            live = state.live.version if state.live else None
+            self.record.live_at_end = live
+            known = True
+        except Exception as exc:  # noqa: BLE001 - an outage must not cost the record
+            live, known = self.inspector.last_live.get(self.name), False
+            error = describe_error(exc) if is_aws_error(exc) else f"{type(exc).__name__}: {exc}"
+            self.live_unknown = (f"live version unknown: {self.name} could not be read ({error[:200]}); the config "
+                                 f"names {live or self.record.from_version}, last seen live: run `status` once AWS answers")
         version = live if (self.endpoint.model, live) in self.project.pins else self.record.from_version
-        if version:
+        if not version:
+            return None
+        try:
             self._set_config(version)
-            self.out.event("config", f"{self.config_shown}: endpoints.{self.endpoint_id}.version is {version} (live)")
+        except Exception as exc:  # noqa: BLE001 - say so in the record rather than lose it
+            self.out.warn(f"{self.config_shown}: could not set endpoints.{self.endpoint_id}.version to {version}: {exc}")
+            return None
+        self.out.event("config", f"{self.config_shown}: endpoints.{self.endpoint_id}.version is {version}"
+                       + (" (live)" if known else " (last seen live; AWS unreachable)"))
         return version
-
-    def _close_record(self) -> None:
-        self.durations["total"] = round(time.monotonic() - self.started, 2)
-        self.record.durations_s = self.durations
-        self.record.finished_at = history.now_iso()
 
     def _finish(self, outcome: str, code: Exit, reason: str, restored: str | None = None) -> int:
         assert self.record is not None
+        if self.live_unknown:
+            reason += f"; {self.live_unknown}"
         self.record.outcome, self.record.exit_code, self.record.reason = outcome, int(code), reason
         self.record.config_restored_to = restored
-        self._close_record()
-        self.out.result(asdict(self.record))  # the last JSON line: what CI reads
         message = f"{self.request.kind} {self.name} → {self.record.to_version}: " \
                   f"{'done' if code == Exit.OK else outcome}: {reason}"
         self.out.event("result", message, outcome=outcome, exit_code=int(code), endpoint=self.name,
@@ -329,50 +439,18 @@ class Promotion:
             raise NotPromoted(code, message)
         return int(code)
 
-
-def _stop(proc) -> None:
-    """End the CDK CLI if it still runs (timeout, Ctrl-C) and reap it: no zombie, no stray process."""
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    def _write(self, record: history.Record) -> None:
+        """Append the final record and print it as the last JSON line (what CI reads)."""
+        if record.outcome == history.STARTED:  # a path that set no outcome: say so rather than stay silent
+            record.outcome, record.exit_code, record.reason = "error", int(Exit.INTERNAL), "ended without an outcome"
+        if record.finished_at is None:
+            self.durations["total"] = round(time.monotonic() - getattr(self, "started", time.monotonic()), 2)
+            record.durations_s, record.finished_at = self.durations, history.now_iso()
+        history.append(self.root, record)
+        self.out.result(asdict(record))
 
 
 def _lookup(mapping: dict, key: str, flag: str, what: str):
     if key not in mapping:
         raise UserError(f"{flag}: no {what} named {key!r}; fix: use one of: {', '.join(sorted(mapping)) or 'none'}")
     return mapping[key]
-
-
-def _config_file(root: Path, env: str) -> tuple[Path, str]:
-    for suffix in SUFFIXES:
-        path = root / ENVIRONMENTS_DIR / f"{env}{suffix}"
-        if path.is_file():
-            return path, f"{ENVIRONMENTS_DIR}/{path.name}"
-    raise UserError(f"--env: {ENVIRONMENTS_DIR}/{env}.yaml not found; fix: check the name")
-
-
-def _lock(root: Path, env: str, endpoint: str):
-    """One promotion per endpoint per checkout: an flock the kernel releases even on kill -9
-    (across machines, the endpoint's own Updating status and CI concurrency groups serialize).
-    Returns the open file: closing it releases the lock."""
-    path = root / "history" / ".locks" / naming.lock_file(env, endpoint)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = path.open("a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "another process"
-        handle.close()
-        raise NotPromoted(Exit.GATE_REFUSED, f"in-flight: another promotion of {env}/{endpoint} is running "
-                                          f"({holder}); fix: wait for it to end (python -m scripts status)") from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"pid {os.getpid()}")
-    handle.flush()
-    return handle

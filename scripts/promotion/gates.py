@@ -11,11 +11,13 @@ from typing import Any
 from config import naming
 from scripts.lib.errors import UserError
 from scripts.promotion.live import EndpointState
+from scripts.promotion.stack import StackState
 from config.environment import Endpoint, Environment
 from config.pin import ApprovalStatus, Pin
 from config.project import Project
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
+UNKNOWN = "unknown"  # the gate could not check: shown, recorded, not a refusal
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,8 @@ class Gate:
     fix: str = ""
 
     def row(self) -> list[str]:
-        return [self.name, self.result.upper() if self.result == FAIL else self.result, self.detail, self.fix]
+        return [self.name, self.result.upper() if self.result in (FAIL, UNKNOWN) else self.result, self.detail,
+                self.fix]
 
 
 COLUMNS = ["gate", "result", "detail", "fix"]
@@ -91,7 +94,7 @@ def evaluation_evidence(root: Path, env: Environment, key: str, endpoint: Endpoi
     if path is None or not path.is_file():
         return Gate("evaluation", FAIL, f"the approval of {pin.version} names no evaluation report in the repo "
                                         f"({(pin.approval.evidence or 'none')[:60]})",
-                    f"python -m scripts evaluate --env <env> --endpoint <e> then approve --report <report.json>")
+                    "python -m scripts evaluate --env <env> --endpoint <e> then approve --report <report.json>")
     try:
         evidence = load_report(path, match.group(1))
     except UserError as exc:
@@ -123,12 +126,13 @@ def pins_verified(s3: Any, ecr_for: Any, env: Environment, pin: Pin) -> Gate:
                 "restore the objects or pin a new version")
 
 
-def endpoint_ready(state: EndpointState, version: str, adopting: bool) -> list[Gate]:
+def endpoint_ready(state: EndpointState, stack: StackState | None, version: str, adopting: bool) -> list[Gate]:
     if not state.exists:
         return [Gate("endpoint", FAIL, f"{state.name} does not exist",
                      "deploy it first: make deploy ENV=<env> (or cdk deploy its stack)")]
     if adopting:
-        return [Gate("endpoint", PASS, f"{state.name} is {state.status} towards {version}: following it")]
+        return [Gate("endpoint", PASS, f"{state.name} is {state.status} towards {version}: following the "
+                                       "deployment an earlier run of this checkout started")]
     gates = []
     if state.status != "InService":
         gates.append(Gate("endpoint", FAIL, f"{state.name} is {state.status}"
@@ -137,16 +141,48 @@ def endpoint_ready(state: EndpointState, version: str, adopting: bool) -> list[G
                           if state.busy else "repair it (see its FailureReason) or redeploy the stack"))
     else:
         gates.append(Gate("endpoint", PASS, f"{state.name} InService, live {state.live.version if state.live else '?'}"))
+    in_flight = []
     if state.pending is not None:
-        gates.append(Gate("in-flight", FAIL, f"a deployment to {state.pending.version or state.pending.config_name} "
-                                             "is in flight", "wait for it to end (python -m scripts status)"))
+        in_flight.append(f"a deployment to {state.pending.version or state.pending.config_name} is in flight")
+    if stack is not None and stack.in_progress:
+        in_flight.append(f"CloudFormation stack {stack.name} is {stack.status}")
+    if in_flight:
+        gates.append(Gate("in-flight", FAIL, "; ".join(in_flight) + " (another checkout, CI run or deploy)",
+                          "wait for it to end (python -m scripts status), then run again"))
     else:
-        gates.append(Gate("in-flight", PASS, "no deployment in flight"))
+        gates.append(Gate("in-flight", PASS, "no deployment in flight (endpoint and stack)"))
     return gates
 
 
-def no_alarms(firing: list[str]) -> Gate:
-    if firing:
-        return Gate("alarms", FAIL, f"in ALARM: {', '.join(firing)}",
+def stack_matches(state: EndpointState, stack: StackState | None, target: str) -> Gate:
+    """The stack deployed the config that serves, or a deploy of `target` would not do what it says."""
+    if stack is None or not stack.exists or not state.exists or state.live is None:
+        return Gate("stack", SKIP, "no stack or endpoint to compare")
+    matches = stack.deployed(state.live.config_name, state.live.config_arn)
+    if stack.unreadable:
+        return Gate("stack", UNKNOWN, f"{stack.name}: its resources could not be listed ({stack.unreadable})",
+                    "grant cloudformation:ListStackResources on the environment's stacks")
+    if matches is None:
+        return Gate("stack", SKIP, f"{stack.name} names no single endpoint config")
+    if matches:
+        return Gate("stack", PASS, f"{stack.name} deployed the config that serves ({state.live.config_name})")
+    detail = (f"{stack.name} deployed {stack.endpoint_config.rsplit('/', 1)[-1]} ({stack.version or '?'}) but "
+              f"{state.name} serves {state.live.config_name} ({state.live.version or '?'}): SageMaker rolled back "
+              "after CloudFormation finished")
+    if stack.version == target:
+        return Gate("stack", FAIL, detail + f"; deploying {target} again would change nothing",
+                    f"redeploy what serves first (rollback --to {state.live.version}), then promote {target}")
+    return Gate("stack", PASS, detail + f"; deploying {target} replaces it")
+
+
+def no_alarms(firing: list[str], rollback_alarms: list[str]) -> Gate:
+    """Only the alarms that roll a deployment back gate it: one of them in ALARM would roll the
+    new version straight back. The others (GPU memory, disk, no traffic in quiet hours) notify only:
+    shown as ignored, never a refusal."""
+    gating = [a for a in firing if a in rollback_alarms]
+    ignored = [a for a in firing if a not in rollback_alarms]
+    note = f"; ignored (notify only): {', '.join(ignored)} in ALARM" if ignored else ""
+    if gating:
+        return Gate("alarms", FAIL, f"rollback alarm(s) in ALARM: {', '.join(gating)}{note}",
                     "fix what the alarm reports first: a rollback alarm in ALARM would roll the deployment back")
-    return Gate("alarms", PASS, "no alarm firing")
+    return Gate("alarms", PASS, f"no rollback alarm in ALARM ({', '.join(rollback_alarms)}){note}")

@@ -32,6 +32,7 @@ class Deployed:
     model_data_uri: str | None = None
     image: str | None = None  # the package's or the pin-built model's image (repo@sha256:...)
     instance_type: str | None = None
+    config_arn: str | None = None
 
 
 @dataclass
@@ -45,6 +46,7 @@ class EndpointState:
     stage: str | None = None  # the pending deployment's variant status and message
     green_percent: float | None = None  # share of traffic on the new fleet
     resolved_images: list[str] = field(default_factory=list)  # DeployedImages of the live variant
+    instance_count: int | None = None  # CurrentInstanceCount of the live production variant
 
     @property
     def busy(self) -> bool:
@@ -55,8 +57,15 @@ class Inspector:
     def __init__(self, sagemaker: Any, cloudwatch: Any):
         self.sagemaker, self.cloudwatch = sagemaker, cloudwatch
         self._configs: dict[str, Deployed] = {}
+        self.last_live: dict[str, str | None] = {}  # endpoint -> version seen live by the last answer
 
     def endpoint(self, name: str) -> EndpointState:
+        state = self._endpoint(name)
+        if state.exists:
+            self.last_live[name] = state.live.version if state.live else None
+        return state
+
+    def _endpoint(self, name: str) -> EndpointState:
         from botocore.exceptions import ClientError
 
         try:
@@ -72,6 +81,7 @@ class Inspector:
                               live=self.deployed(described["EndpointConfigName"]))
         variant = _primary(described.get("ProductionVariants", []))
         state.resolved_images = [i.get("ResolvedImage", "") for i in (variant or {}).get("DeployedImages", [])]
+        state.instance_count = (variant or {}).get("CurrentInstanceCount")
         pending = described.get("PendingDeploymentSummary")
         if pending:
             state.pending = self.deployed(pending["EndpointConfigName"])
@@ -87,7 +97,8 @@ class Inspector:
             return self._configs[config_name]
         config = self.sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
         variant = _primary(config.get("ProductionVariants", [])) or {}
-        deployed = Deployed(config_name=config_name, instance_type=variant.get("InstanceType"))
+        arn = config.get("EndpointConfigArn")
+        deployed = Deployed(config_name=config_name, config_arn=arn, instance_type=variant.get("InstanceType"))
         model_name = variant.get("ModelName")
         if model_name:
             model = self.sagemaker.describe_model(ModelName=model_name)
@@ -101,7 +112,7 @@ class Inspector:
             else:
                 identity = {t["Key"]: t["Value"] for t in self._tags(model["ModelArn"])}
             deployed = Deployed(
-                config_name=config_name, version=identity.get(naming.PIN_VERSION), model=identity.get(naming.PIN_MODEL),
+                config_name=config_name, config_arn=arn, version=identity.get(naming.PIN_VERSION), model=identity.get(naming.PIN_MODEL),
                 manifest_sha256=identity.get(naming.PIN_MANIFEST), package_arn=package_arn,
                 model_data_uri=container.get("ModelDataSource", {}).get("S3DataSource", {}).get("S3Uri"),
                 image=container.get("Image"), instance_type=deployed.instance_type)

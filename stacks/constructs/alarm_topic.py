@@ -22,4 +22,7 @@ class AlarmTopic(Construct):
                                enforce_ssl=True)
         for email in props.emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
-        self.cfn_topic: sns.CfnTopic = self.topic.node.default_child
+
+    @property
+    def cfn_topic(self) -> sns.CfnTopic:
+        return self.topic.node.default_child

@@ -40,6 +40,10 @@ class EndpointAlarms(Construct):
         n = t.evaluation_minutes
         dims = {"EndpointName": props.endpoint_name, "VariantName": props.variant_name}
         self.dimensions = dims
+        # Built once and shared by every alarm (and the dashboard): each new jsii object is a
+        # round trip to the kernel, and these are immutable.
+        self._metrics: dict[tuple[str, str, str], cw.Metric] = {}
+        self._action = actions.SnsAction(props.topic)
         invocations = self.metric("Invocations", "Sum")
         errors_4xx = self.metric("Invocation4XXErrors", "Sum")
 
@@ -92,21 +96,34 @@ class EndpointAlarms(Construct):
                             self.disk, self.no_traffic) if a is not None]
 
     def metric(self, name: str, statistic: str, namespace: str = INVOCATION_NAMESPACE) -> cw.Metric:
-        return cw.Metric(namespace=namespace, metric_name=name, dimensions_map=self.dimensions,
-                         statistic=statistic, period=MINUTE)
+        key = (namespace, name, statistic)
+        if key not in self._metrics:
+            self._metrics[key] = cw.Metric(namespace=namespace, metric_name=name, dimensions_map=self.dimensions,
+                                           statistic=statistic, period=MINUTE)
+        return self._metrics[key]
 
     def _alarm(self, id: str, suffix: str, metric: cw.IMetric, *, threshold: float, periods: int,
                description: str, op: cw.ComparisonOperator = cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
                missing: cw.TreatMissingData = cw.TreatMissingData.NOT_BREACHING) -> cw.Alarm:
-        name = naming.alarm(self.props.endpoint_name, suffix)
-        alarm = cw.Alarm(
-            self, id,
-            alarm_name=name,
-            alarm_description=f"{self.props.endpoint_name}: {description}",
-            metric=metric, threshold=threshold, comparison_operator=op,
-            evaluation_periods=periods, datapoints_to_alarm=periods, treat_missing_data=missing,
-        )
-        alarm.add_alarm_action(actions.SnsAction(self.props.topic))
-        alarm.add_ok_action(actions.SnsAction(self.props.topic))
-        self._names[alarm.node.id] = name
+        alarm = notifying_alarm(self, id, self.props.endpoint_name, suffix, self._action, metric,
+                                threshold=threshold, periods=periods, description=description, op=op, missing=missing)
+        self._names[alarm.node.id] = naming.alarm(self.props.endpoint_name, suffix)
         return alarm
+
+
+def notifying_alarm(scope: Construct, id: str, endpoint_name: str, suffix: str, action: cw.IAlarmAction,
+                    metric: cw.IMetric, *, threshold: float, periods: int, description: str,
+                    op: cw.ComparisonOperator = cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                    missing: cw.TreatMissingData = cw.TreatMissingData.NOT_BREACHING) -> cw.Alarm:
+    """An alarm named <endpoint>-<suffix> that runs `action` (one SnsAction shared by a construct's
+    alarms) on ALARM and on OK, over `periods` periods."""
+    alarm = cw.Alarm(
+        scope, id,
+        alarm_name=naming.alarm(endpoint_name, suffix),
+        alarm_description=f"{endpoint_name}: {description}",
+        metric=metric, threshold=threshold, comparison_operator=op,
+        evaluation_periods=periods, datapoints_to_alarm=periods, treat_missing_data=missing,
+    )
+    alarm.add_alarm_action(action)
+    alarm.add_ok_action(action)
+    return alarm

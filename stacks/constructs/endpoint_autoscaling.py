@@ -66,5 +66,11 @@ class EndpointAutoscaling(Construct):
                 max_capacity=schedule.max,
                 time_zone=TimeZone.of(schedule.timezone),
             )
-        self.cfn_target: appscaling.CfnScalableTarget = self.target.node.default_child
-        self.cfn_policy: appscaling.CfnScalingPolicy = self.policy.node.default_child
+
+    @property
+    def cfn_target(self) -> appscaling.CfnScalableTarget:
+        return self.target.node.default_child
+
+    @property
+    def cfn_policy(self) -> appscaling.CfnScalingPolicy:
+        return self.policy.node.default_child

@@ -42,8 +42,9 @@ class GitHubDeployRole(Construct):
     def __init__(self, scope: Construct, id: str, props: GitHubDeployRoleProps):
         super().__init__(scope, id)
         stack = Stack.of(self)
+        region, account = stack.region, stack.account
         arn = f"arn:{stack.partition}"
-        here = f"{stack.region}:{stack.account}"
+        here = f"{region}:{account}"
         sagemaker = f"{arn}:sagemaker:{here}"
         bucket = f"{arn}:s3:::{props.weights_bucket_name}"
         stacks = f"{arn}:cloudformation:{here}:stack/{props.stack_prefix}*/*"
@@ -61,7 +62,10 @@ class GitHubDeployRole(Construct):
                     "CloudFormation; read-only",
             keys: "the environment key is found by its alias (kms:ResourceAliases) and used only through S3 "
                   "(kms:ViaService): its key id is not known before the artifacts stack exists",
-            "*": "sagemaker:ListModelPackages and the EC2 Describe* calls support no resource-level permissions",
+            "*": "sagemaker:ListModelPackages, sagemaker:ListEndpoints, the Service Quotas List calls and the EC2 "
+                 "Describe* calls support no resource-level permissions",
+            f"{sagemaker}:endpoint/*": "promote's quota gate counts the instances of every endpoint in the account "
+                                       "and region (read-only)",
             **{p: "versions of this environment's own model package group, numbered by the registry"
                for p in packages},
             **{a: "this endpoint's own alarms (<endpoint>-<check>)" for a in alarms},
@@ -74,8 +78,8 @@ class GitHubDeployRole(Construct):
         statements = [
             iam.PolicyStatement(
                 sid="AssumeCdkBootstrapRoles", actions=["sts:AssumeRole", "sts:TagSession"],
-                resources=[f"{arn}:iam::{stack.account}:role/cdk-{BOOTSTRAP_QUALIFIER}-{role}-role-"
-                           f"{stack.account}-{stack.region}" for role in BOOTSTRAP_ROLES]),
+                resources=[f"{arn}:iam::{account}:role/cdk-{BOOTSTRAP_QUALIFIER}-{role}-role-"
+                           f"{account}-{region}" for role in BOOTSTRAP_ROLES]),
             iam.PolicyStatement(
                 sid="ReadAndSmokeTestEndpoints",
                 actions=["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"],
@@ -89,6 +93,12 @@ class GitHubDeployRole(Construct):
                 actions=["sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage"],
                 resources=packages),
             iam.PolicyStatement(sid="ListModelPackages", actions=["sagemaker:ListModelPackages"], resources=["*"]),
+            # promote's quota gate (scripts/promotion/capacity.py): the account's endpoint-usage quotas and what
+            # every endpoint of the account runs against them
+            iam.PolicyStatement(sid="ReadEndpointQuotas", resources=["*"], actions=[
+                "servicequotas:ListServiceQuotas", "servicequotas:ListAWSDefaultServiceQuotas", "sagemaker:ListEndpoints"]),
+            iam.PolicyStatement(sid="CountEndpointInstances", actions=["sagemaker:DescribeEndpoint"],
+                                resources=[f"{sagemaker}:endpoint/*"]),
             # `status`: can an endpoint in private subnets reach S3, ECR and Logs (scripts/promotion/vpc_endpoints.py)
             iam.PolicyStatement(sid="ReadVpcReachability", resources=["*"],
                                 actions=["ec2:DescribeSubnets", "ec2:DescribeRouteTables", "ec2:DescribeVpcEndpoints"]),
@@ -102,15 +112,16 @@ class GitHubDeployRole(Construct):
                 resources=[bucket]),
             iam.PolicyStatement(
                 sid="DecryptWeightsThroughS3", actions=["kms:Decrypt"], resources=[keys],
-                conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"},
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
                             "ForAnyValue:StringEquals": {"kms:ResourceAliases": [props.key_alias]}}),
             iam.PolicyStatement(
                 sid="ReadPinnedImages", actions=["ecr:DescribeImages", "ecr:BatchGetImage"],
-                resources=[f"{arn}:ecr:{stack.region}:{registry}:repository/{repository}"
+                resources=[f"{arn}:ecr:{region}:{registry}:repository/{repository}"
                            for registry, repository in props.images]),
             iam.PolicyStatement(
                 sid="ReadOwnStacks",
-                actions=["cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents"],
+                actions=["cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents",
+                         "cloudformation:ListStackResources"],
                 resources=[stacks]),
         ]
         self.policy = iam.Policy(self, "Policy", statements=statements)

@@ -16,6 +16,10 @@ CONTROL_TOWER = "cdk-validator-cfnguard"  # the plugin's name: its acknowledgmen
 
 def suppress(construct: IConstruct, reasons: dict[str, str]) -> None:
     """`reasons` maps a rule id (e.g. AwsSolutions-IAM5, or CONTROL_TOWER::s3_lifecycle_policy_check)
-    to why it is accepted on this construct."""
-    for rule, reason in reasons.items():
-        Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=reason))
+    to why it is accepted on this construct.
+
+    One `acknowledge` call for all of them: each call is a round trip to the jsii kernel,
+    and `acknowledge` records the rules one by one, in this order, either way."""
+    if reasons:
+        Validations.of(construct).acknowledge(*(Acknowledgment(id=rule, reason=reason)
+                                                for rule, reason in reasons.items()))

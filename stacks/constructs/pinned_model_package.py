@@ -68,12 +68,11 @@ class PinnedModelPackage(Construct):
         )
         self.cfn_package.add_resource_dependency(props.group.cfn_group)
         self.cfn_package.apply_removal_policy(RemovalPolicy.RETAIN)
-        Tags.of(self).add("model", pin.model)
-        Tags.of(self).add("model-version", pin.version)
-
-    @property
-    def arn(self) -> str:
-        return self.cfn_package.attr_model_package_arn
+        tags = Tags.of(self)
+        tags.add("model", pin.model)
+        tags.add("model-version", pin.version)
+        # Read once: the artifacts stack exports it and every endpoint stack imports it.
+        self.arn: str = self.cfn_package.attr_model_package_arn
 
     def model_source(self) -> ModelSource:
         """How an endpoint builds this version's Model: from the package once the version is Approved,

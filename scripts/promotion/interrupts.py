@@ -1,0 +1,62 @@
+"""SIGINT and SIGTERM end a promotion the same way: as an exception that unwinds through the
+config restore and the final history record.
+
+CI systems cancel a job with signals: GitHub Actions sends SIGINT, then SIGTERM a few
+seconds later, then SIGKILL. Python's default SIGTERM ends the process on the spot, with
+no record and the config left on the target; so while a promotion runs, both signals
+raise `Interrupted` (naming the signal). The first one only: a second signal during the
+cleanup (restoring the config takes one DescribeEndpoint and one file edit) is noted and
+ignored, so the cleanup finishes and the record is written before SIGKILL can come.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+
+class Interrupted(KeyboardInterrupt):
+    def __init__(self, signal_name: str):
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+
+
+class Signals:
+    """The signals received while a promotion runs. Only the first raises, and not while the
+    run is `held()` (writing its final record, restoring its config): a run that is ending ends."""
+
+    def __init__(self) -> None:
+        self.received: list[str] = []
+        self._holding = 0
+
+    def handler(self, signum, _frame) -> None:
+        name = signal.Signals(signum).name
+        self.received.append(name)
+        if len(self.received) == 1 and not self._holding:
+            raise Interrupted(name)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        self._holding += 1
+        try:
+            yield
+        finally:
+            self._holding -= 1
+
+
+@contextmanager
+def as_exceptions() -> Iterator[Signals]:
+    """Within the block, SIGINT and SIGTERM go to a `Signals`; handlers are put back on exit (main
+    thread only: elsewhere Python cannot set handlers, and the block runs unchanged)."""
+    signals = Signals()
+    if threading.current_thread() is not threading.main_thread():
+        yield signals
+        return
+    previous = {sig: signal.signal(sig, signals.handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield signals
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
