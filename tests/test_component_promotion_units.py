@@ -12,6 +12,7 @@ from scripts.lib.errors import UserError
 from scripts.promotion import component_gates, component_status, config_edit
 from scripts.promotion.component_live import ComponentInspector, ComponentState
 from scripts.promotion.components import ComponentPromotion, _decide
+from scripts.promotion.endpoint_status import last_promotion
 from scripts.promotion.flow import Request
 from scripts.promotion.gates import FAIL, PASS, SKIP
 from scripts.promotion.watch import DEPLOY_FAILED, PROMOTED, ROLLED_BACK
@@ -162,5 +163,5 @@ def test_status_of_a_component_names_its_last_promotion():
     records = [{"env": "dev", "endpoint": "intents-lora/support", "kind": "promote", "from_version": "v1",
                 "to_version": "v2", "outcome": "promoted", "finished_at": "2025-01-01T00:00:00"},
                {"env": "dev", "endpoint": "intents-lora/orders", "kind": "promote", "outcome": "refused"}]
-    assert component_status._last(records, "dev", "intents-lora", "support").startswith("promote v1→v2 promoted")
-    assert component_status._last(records, "dev", "intents-lora", "base") == ""
+    assert last_promotion(records, "dev", "intents-lora/support").startswith("promote v1→v2 promoted")
+    assert last_promotion(records, "dev", "intents-lora/base") == ""

@@ -100,10 +100,12 @@ def _endpoint_configs(patcher: Patcher) -> None:
         # A variant for inference components names no model (the components bring theirs).
         orig_validate(self, [v for v in production_variants if v.get("ModelName")])
 
-    def create_endpoint_config(self, *args, execution_role_arn=None, **kwargs):
+    def create_endpoint_config(self, *args, execution_role_arn=None, shadow_production_variants=None, **kwargs):
         config = orig_create(self, *args, **kwargs)
         if execution_role_arn:
             config.execution_role_arn = execution_role_arn  # DescribeEndpointConfig's ExecutionRoleArn
+        # moto drops them; the instance quotas count a shadow fleet too (sagemaker_rules.py keeps them the same way)
+        config.shadow_production_variants = shadow_production_variants
         return config
 
     def r_create_endpoint_config(self):
@@ -112,7 +114,8 @@ def _endpoint_configs(patcher: Patcher) -> None:
             async_inference_config=self._get_param("AsyncInferenceConfig"),
             production_variants=self._get_param("ProductionVariants"),
             data_capture_config=self._get_param("DataCaptureConfig"), tags=self._get_param("Tags"),
-            kms_key_id=self._get_param("KmsKeyId"), execution_role_arn=self._get_param("ExecutionRoleArn"))
+            kms_key_id=self._get_param("KmsKeyId"), execution_role_arn=self._get_param("ExecutionRoleArn"),
+            shadow_production_variants=self._get_param("ShadowProductionVariants"))
         return ActionResult({"EndpointConfigArn": config.endpoint_config_arn})
 
     def cfn_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
@@ -120,7 +123,8 @@ def _endpoint_configs(patcher: Patcher) -> None:
         return models.sagemaker_backends[account_id][region_name].create_endpoint_config(
             endpoint_config_name=resource_name, production_variants=p["ProductionVariants"],
             data_capture_config=p.get("DataCaptureConfig", {}), async_inference_config=p.get("AsyncInferenceConfig", {}),
-            kms_key_id=p.get("KmsKeyId"), tags=p.get("Tags", []), execution_role_arn=p.get("ExecutionRoleArn"))
+            kms_key_id=p.get("KmsKeyId"), tags=p.get("Tags", []), execution_role_arn=p.get("ExecutionRoleArn"),
+            shadow_production_variants=p.get("ShadowProductionVariants"))
 
     patcher.patch(backend_cls, "validate_production_variants", validate_production_variants)
     patcher.patch(backend_cls, "create_endpoint_config", create_endpoint_config)
