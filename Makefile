@@ -10,7 +10,7 @@ STAMP := .make
 .PHONY: setup demo synth test check validate snapshot deploy bench clean help
 
 help:
-	@echo "make demo       set up, then deploy dev into a local AWS emulator, promote v1->v2, status, rollback"
+	@echo "make demo       set up, then deploy dev into a local AWS emulator, promote v1->v2, status, rollback, cutover"
 	@echo "make synth      set up, validate, synthesize every environment into cdk.out/, print the review summary"
 	@echo "make test       set up and run every test (what CI runs): the fast tier, the slow tier and the e2e matrix"
 	@echo "make check      the fast tier, for every change: under a minute on 2 cores (no emulator, no subprocess)"
@@ -62,6 +62,7 @@ bench: setup
 	$(PY) benchmarks/hash_throughput.py
 	$(PY) benchmarks/evaluate_throughput.py
 	$(PY) benchmarks/promotion_exit_latency.py
+	$(PY) benchmarks/client_overhead.py
 
 clean:
 	rm -rf cdk.out cdk.out.tmp-* $(STAMP) .pytest_cache .demo

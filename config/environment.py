@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from enum import Enum
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import EmailStr, Field, PositiveInt, model_validator
 
@@ -17,7 +17,11 @@ from config import naming
 from config.errors import Invalid, raise_all
 from config.evaluation import Evaluation
 from config.fields import BUCKET_NAME, INSTANCE_TYPE, REGION, ResourceName, Strict, Version
+from config.routing import Routing, routing_problems, stack_name_problems
 from config.schedule import ScalingSchedule
+
+if TYPE_CHECKING:  # config/components.py imports this module; it completes Environment when imported
+    from config.components import ComponentEndpoint
 
 # One variant name for every version: deployment guardrails need the same
 # variant name in the old and the new endpoint config.
@@ -221,12 +225,15 @@ class Endpoint(Strict):
     evaluation: Evaluation | None = None
     # Sent by `promote` once the new version is live; a wrong answer rolls it back.
     smoke_test: list[SmokeCase] = Field(default_factory=list, max_length=20)
+    # Who answers the applications using the client: api, shadow, canary, llama, llama-only (config/routing.py).
+    routing: Routing = Field(default_factory=Routing)
 
     @model_validator(mode="after")
     def _checks(self) -> "Endpoint":
         # One validator, every check: pydantic stops at the first model validator that raises.
         raise_all([*self._smoke_test_problems(), *self._shadow_problems(), *self._guardrail_problems(),
-                   *self._schedule_problems()])
+                   *self._schedule_problems(),
+                   *routing_problems(self.routing, self.evaluation.labels if self.evaluation else None)])
         return self
 
     def _smoke_test_problems(self) -> list[Invalid]:
@@ -354,17 +361,31 @@ class Environment(Strict):
     notify: list[EmailStr] = Field(default_factory=list)
     # Per model: the newest pinned versions that stay registered and exported (config/registry_retention.py).
     keep_versions: PositiveInt = Field(default=10, le=190)
-    endpoints: dict[ResourceName, Endpoint] = Field(min_length=1)
+    endpoints: dict[ResourceName, Endpoint] = Field(default_factory=dict)
+    # Endpoints hosting inference components: a base model and LoRA adapters (config/components.py).
+    component_endpoints: dict[ResourceName, ComponentEndpoint] = Field(default_factory=dict)
+    # May component endpoints scale to zero instances? Default: yes except in production.
+    allow_scale_to_zero: bool | None = None
+
+    @model_validator(mode="after")
+    def _some_endpoint(self) -> "Environment":
+        if not self.endpoints and not self.component_endpoints:
+            raise Invalid("no endpoint: endpoints and component_endpoints are both empty",
+                          "add an endpoint under endpoints: (or component_endpoints:)", "endpoints")
+        return self
 
     @model_validator(mode="after")
     def _production_rules(self) -> "Environment":
+        problems = stack_name_problems(list(self.endpoints))  # every environment's, in the same pass
         if not self.production:
             if self.object_lock_mode == "compliance":
-                raise Invalid("object_lock_mode compliance is for production environments: every weight version "
-                              f"would be undeletable by anyone, root included, for {self.object_lock_days} days",
-                              "remove object_lock_mode (governance), or set production: true", "object_lock_mode")
+                problems.append(Invalid("object_lock_mode compliance is for production environments: every weight "
+                                        f"version would be undeletable by anyone, root included, for "
+                                        f"{self.object_lock_days} days",
+                                        "remove object_lock_mode (governance), or set production: true",
+                                        "object_lock_mode"))
+            raise_all(problems)
             return self
-        problems = []
         if not self.require_approved_versions:
             problems.append(Invalid("production environments must serve approved versions only",
                                     "remove require_approved_versions: false", "require_approved_versions"))

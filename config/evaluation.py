@@ -10,18 +10,15 @@ from __future__ import annotations
 import re
 import string
 
+from pinned_llama_client.wire import normalize_label
 from pydantic import Field, PositiveInt, field_validator
 
 from config.errors import Invalid
 from config.fields import Strict
 
+__all__ = ["Evaluation", "EvaluationThresholds", "normalize_label"]  # normalize_label: the client's, answers alike
 LABEL = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)*$")
 PLACEHOLDERS = {"text", "labels"}
-
-
-def normalize_label(value: str) -> str:
-    """Lower case, every run of non-alphanumerics -> one '_', trimmed: 'Cancel-Order.' -> 'cancel_order'."""
-    return re.sub(r"[^a-z0-9]+", "_", value.strip().lower()).strip("_")
 
 
 class EvaluationThresholds(Strict):

@@ -30,6 +30,26 @@ def endpoint_stack(env: str, endpoint_id: str) -> str:
     return f"{stack_prefix(env)}{endpoint_id}"
 
 
+def routing_stack(env: str, endpoint_id: str) -> str:
+    """The client's routing parameter of one endpoint, alone in its stack: `route` deploys only it."""
+    return f"{endpoint_stack(env, endpoint_id)}-routing"
+
+
+def client_parameter_prefix(env: str, endpoint_id: str) -> str:
+    """The client reads `<this>routing` and `<this>serving` (SSM; pinned_llama_client.settings)."""
+    return f"/{PREFIX}/{env}/{endpoint_id}/"
+
+
+def client_log_group(env: str, endpoint_id: str) -> str:
+    """Where applications may send the client's EMF lines (CloudWatchLogsSink), and shadow-report reads them."""
+    return f"/{PREFIX}/{env}/{endpoint_id}/client"
+
+
+def client_policy(env: str, endpoint_id: str) -> str:
+    """The managed policy an application role attaches to use the client on this endpoint."""
+    return f"{PREFIX}-{env}-{endpoint_id}-client"
+
+
 def github_deploy_stack(env: str) -> str:
     """Also the deploy role's fixed name."""
     return f"{stack_prefix(env)}github-deploy"
@@ -90,6 +110,23 @@ def partition(region: str) -> str:
 def deploy_role_arn(env: str, account: str, region: str) -> str:
     """The GitHub deploy role of an environment (stacks/github_deploy_stack.py), known without AWS."""
     return f"arn:{partition(region)}:iam::{account}:role/{github_deploy_stack(env)}"
+
+
+def inference_component(endpoint_name: str, component_id: str) -> str:
+    """An inference component's fixed name, <endpoint>-<component>: what InvokeEndpoint's
+    InferenceComponentName, the component's scalable target (inference-component/<name>) and its
+    alarms (<name>-<signal>, under the endpoint's alarm prefix) are found by."""
+    return f"{endpoint_name}-{component_id}"
+
+
+def adapter_prefix(model: str, adapter: str, version: str) -> str:
+    """Where an adapter version's archive lives in the weights bucket: under its base model's prefix."""
+    return f"{model}/adapters/{adapter}/{version}/"
+
+
+def route_lock_file(env: str, endpoint_id: str) -> str:
+    """The `route` lock of one endpoint in a checkout (history/.locks/<this>)."""
+    return f"{env}-{endpoint_id}.route.lock"
 
 
 def lock_file(env: str, endpoint_id: str) -> str:

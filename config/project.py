@@ -7,16 +7,21 @@ problem in every file.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from config import naming
+from config.adapter_pin import AdapterPin
+from config.adapters import load_adapters
 from config.catalog import INSTANCES, SUPPORTED_FAMILY, GpuInstance, sagemaker_instance_types
+from config.components import ComponentEndpoint, LoraCapacity, base_container_environment, rolling_room_problem
 from config.environment import Endpoint, Environment
 from config.errors import Invalid, SpecError, SpecErrors
 from config.fit import gpu_fit
 from config.github import GitHub, load_github
 from config.loader import Loaded, load_model
-from config.pin import ApprovalStatus, Pin
+from config.pin import Approval, ApprovalStatus, Framework, Pin
 from config.registry_content import registry_content
 from config.registry_retention import limit_problem
 from config.serving_env import container_environment
@@ -35,6 +40,8 @@ class Project:
     pins: dict[tuple[str, str], Pin]
     pin_files: dict[tuple[str, str], Path] = field(default_factory=dict)
     github: GitHub | None = None  # github.yaml: who may deploy from GitHub Actions (optional)
+    adapters: dict[tuple[str, str], AdapterPin] = field(default_factory=dict)  # (adapter, version)
+    adapter_files: dict[tuple[str, str], Path] = field(default_factory=dict)
 
     def pin_for(self, endpoint: Endpoint) -> Pin:
         return self.pins[(endpoint.model, endpoint.version)]
@@ -50,6 +57,8 @@ def load_project(root: Path, only_env: str | None = None) -> Project:
     root = Path(root)
     errors: list[SpecError] = []
     pins, pin_files, broken_pins = _load_pins(root, errors)
+    adapters, adapter_files = load_adapters(root, PINS_DIR, SUFFIXES, {k: p.value for k, p in pins.items()}, errors,
+                                            _display)
     environments: dict[str, Loaded[Environment]] = {}
     env_files = _files(root / ENVIRONMENTS_DIR)
     for path in env_files:
@@ -71,13 +80,13 @@ def load_project(root: Path, only_env: str | None = None) -> Project:
     env_names = {p.stem for p in env_files}
     pin_values = {k: p.value for k, p in pins.items()}
     for loaded in environments.values():
-        errors += check_environment(loaded, env_names, pin_values, broken_pins)
+        errors += check_environment(loaded, env_names, pin_values, broken_pins, adapters=adapters)
     github, found = load_github(root, env_names, {n: e.value for n, e in environments.items()})
     errors += found
     if errors:
         raise SpecErrors(errors)
     selected = {n: e.value for n, e in environments.items() if only_env in (None, n)}
-    return Project(root, selected, pin_values, pin_files, github)
+    return Project(root, selected, pin_values, pin_files, github, adapters, adapter_files)
 
 
 def _files(directory: Path, pattern: str = "*") -> list[Path]:
@@ -124,10 +133,12 @@ def _load_pins(root: Path, errors: list[SpecError]) -> tuple[dict, dict, set]:
 
 def check_environment(loaded: Loaded[Environment], env_names: set[str], pins: dict[tuple[str, str], Pin],
                       broken_pins: frozenset | set = frozenset(),
-                      without_rollback_alarms: frozenset[str] = frozenset()) -> list[SpecError]:
+                      without_rollback_alarms: frozenset[str] = frozenset(),
+                      adapters: dict | None = None) -> list[SpecError]:
     """The checks that need the pins (and the other environments' names) as well as the config.
     `without_rollback_alarms`: endpoint keys deployed without alarm auto-rollback (a `rollback`'s
-    override), whose waits need not cover the alarms' window."""
+    override), whose waits need not cover the alarms' window. `adapters`: the adapter pins (None:
+    a deployment override, whose adapters were checked with the config)."""
     env = loaded.value
     errors: list[SpecError] = []
     if env.promote_after is not None and env.promote_after not in env_names - {env.name}:
@@ -163,6 +174,8 @@ def check_environment(loaded: Loaded[Environment], env_names: set[str], pins: di
                                        f"no pin {PINS_DIR}/{endpoint.model}/{endpoint.version}.yaml", fix))
             continue
         errors += _check_pin_on_endpoint(loaded, at, endpoint, pin)
+    for name, component_endpoint in env.component_endpoints.items():
+        errors += _check_component_endpoint(loaded, name, component_endpoint, pins, broken_pins, adapters)
     return errors
 
 
@@ -253,25 +266,16 @@ def _check_pin_on_endpoint(loaded: Loaded[Environment], at: tuple, endpoint: End
     env = loaded.value
     errors = []
     label = f"{pin.model}/{pin.version}"
-    if pin.approval.status is ApprovalStatus.REJECTED:
-        errors.append(loaded.error(at + ("version",), f"{label} was rejected ({pin.approval.evidence or 'no evidence'})",
-                                   "serve another version; a rejected version never serves, in any environment"))
-    elif env.require_approved_versions and not pin.is_approved:
-        errors.append(loaded.error(at + ("version",),
-                                   f"{label} is {pin.approval.status.value}, and {env.name} serves approved versions only",
-                                   f"approve it first (python -m scripts approve --model {pin.model} "
-                                   f"--version {pin.version} --report ...) or pick an approved version"))
+    approval = approval_problem(env, label, pin.approval, f"python -m scripts approve --model {pin.model} "
+                                                          f"--version {pin.version} --report ...")
+    if approval:
+        errors.append(loaded.error(at + ("version",), *approval))
     image = _image_problem(pin, env.region)
     if image:
         errors.append(loaded.error(at + ("version",), *image))
-    reserved = pin.serving.gpu_memory_utilization * 100
-    if endpoint.alarms.gpu_memory_percent <= reserved:
-        # vLLM/TGI reserve this share of GPU memory at start-up: the alarm would never clear.
-        errors.append(loaded.error(
-            at + ("alarms", "gpu_memory_percent"),
-            f"{endpoint.alarms.gpu_memory_percent:g}% is at or below the {reserved:g}% of GPU memory that "
-            f"{label} reserves at start-up (serving.gpu_memory_utilization), so the alarm would always fire",
-            f"set alarms.gpu_memory_percent above {reserved:g}, e.g. {min(99, reserved + 5):g}"))
+    gpu_alarm = gpu_alarm_problem(endpoint.alarms.gpu_memory_percent, pin, label)
+    if gpu_alarm:
+        errors.append(loaded.error(at + ("alarms", "gpu_memory_percent"), *gpu_alarm))
     instance = INSTANCES.get(endpoint.instance_type)
     allowed = _instance_problem(endpoint.instance_type, endpoint.allow_non_g5_instance) is None  # else reported
     placement = ((_placement_problem(pin, instance, label)
@@ -280,3 +284,126 @@ def _check_pin_on_endpoint(loaded: Loaded[Environment], at: tuple, endpoint: End
     if placement:
         errors.append(loaded.error(at + ("instance_type",), *placement))
     return errors
+
+
+def approval_problem(env: Environment, label: str, approval: Approval, approve: str) -> tuple[str, str] | None:
+    """(problem, fix) when a version may not serve in `env`: Rejected anywhere, or not Approved where
+    approval is required. `approve` is the command that would approve it."""
+    if approval.status is ApprovalStatus.REJECTED:
+        return (f"{label} was rejected ({approval.evidence or 'no evidence'})",
+                "serve another version; a rejected version never serves, in any environment")
+    if env.require_approved_versions and approval.status is not ApprovalStatus.APPROVED:
+        return (f"{label} is {approval.status.value}, and {env.name} serves approved versions only",
+                f"approve it first ({approve}) or pick an approved version")
+    return None
+
+
+def gpu_alarm_problem(gpu_memory_percent: float, pin: Pin, label: str) -> tuple[str, str] | None:
+    reserved = pin.serving.gpu_memory_utilization * 100
+    if gpu_memory_percent > reserved:
+        return None
+    # vLLM/TGI reserve this share of GPU memory at start-up: the alarm would never clear.
+    return (f"{gpu_memory_percent:g}% is at or below the {reserved:g}% of GPU memory that {label} reserves at "
+            "start-up (serving.gpu_memory_utilization), so the alarm would always fire",
+            f"set alarms.gpu_memory_percent above {reserved:g}, e.g. {min(99, reserved + 5):g}")
+
+
+def _check_component_endpoint(loaded: Loaded[Environment], key: str, endpoint: ComponentEndpoint, pins: dict,
+                              broken_pins: set | frozenset, adapters: dict | None) -> list[SpecError]:
+    """A component endpoint against the environment and the pins: names, scale to zero allowed here,
+    the base pin (approved, deployable, fits, LMI with LoRA when adapters are served) and each adapter
+    pin (trained on this base's weights, rank within the base's max_lora_rank, approved)."""
+    env, at = loaded.value, ("component_endpoints", key)
+    errors = []
+    names = [env.endpoint_name(key)] + [naming.inference_component(env.endpoint_name(key), c) for c in endpoint.components]
+    errors += [loaded.error(at, f"name '{n}' is longer than {MAX_ENDPOINT_NAME}",
+                            "shorten the endpoint key, the component ids or the environment name")
+               for n in names if len(n) > MAX_ENDPOINT_NAME]
+    if key in env.endpoints:
+        errors.append(loaded.error(at, f"'{key}' is also under endpoints: both would be endpoint {names[0]}",
+                                   "give the component endpoint another key"))
+    allowed = env.allow_scale_to_zero if env.allow_scale_to_zero is not None else not env.production
+    if endpoint.scales_to_zero and not allowed:
+        errors.append(loaded.error(at + ("instances", "min"),
+                                   f"{env.name} does not allow scaling to zero (requests fail for minutes while an "
+                                   "endpoint comes back from zero)",
+                                   "set instances.min and base.copies.min to 1, or allow_scale_to_zero: true"
+                                   + (" (production: only after deciding that callers can wait)"
+                                      if env.production else "")))
+    if env.production and not endpoint.scales_to_zero and endpoint.alarms.no_traffic_minutes is None:
+        errors.append(loaded.error(at + ("alarms", "no_traffic_minutes"), f"component endpoint {key} has no "
+                                   "alarms.no_traffic_minutes", "production endpoints need a no-traffic alarm"))
+    problem = _instance_problem(endpoint.instance_type, endpoint.allow_non_g5_instance)
+    if problem:
+        errors.append(loaded.error(at + ("instance_type",), *problem))
+    base = endpoint.base
+    if (base.model, base.version) in broken_pins:
+        return errors
+    pin = pins.get((base.model, base.version))
+    if pin is None:
+        return errors + [loaded.error(at + ("base", "version"), f"no pin {PINS_DIR}/{base.model}/{base.version}.yaml",
+                                      f"pin {base.model} first (python -m scripts pin-weights)")]
+    errors += [loaded.error(at + ("base", "version"), *p) for p in (
+        approval_problem(env, f"{pin.model}/{pin.version}", pin.approval,
+                         f"python -m scripts approve --model {pin.model} --version {pin.version} --report ..."),
+        _image_problem(pin, env.region), _lora_problem(pin, base.lora if endpoint.adapters else None)) if p]
+    gpu_alarm = gpu_alarm_problem(endpoint.alarms.gpu_memory_percent, pin, f"{pin.model}/{pin.version}")
+    if gpu_alarm:
+        errors.append(loaded.error(at + ("alarms", "gpu_memory_percent"), *gpu_alarm))
+    instance = INSTANCES.get(endpoint.instance_type)
+    placement = ((_placement_problem(pin, instance, f"{pin.model}/{pin.version}")
+                  or (_registered_type_problem(pin, endpoint.instance_type) if problem is None else None))
+                 if instance else None)
+    if placement:
+        errors.append(loaded.error(at + ("instance_type",), *placement))
+    room = rolling_room_problem(endpoint, instance.gpus, pin.serving.tensor_parallel_degree,
+                                endpoint.instance_type) if instance else None
+    if room:
+        errors.append(loaded.error(at + ("instances", "max"), *room))
+    if adapters is None:  # a deployment override: the adapters were checked with the config
+        return errors
+    for component_id, component in endpoint.adapters.items():
+        where = at + ("adapters", component_id)
+        adapter = adapters.get((component.adapter, component.version))
+        if adapter is None:
+            known = sorted(v for a, v in adapters if a == component.adapter)
+            errors.append(loaded.error(where + ("version",), f"no adapter pin {PINS_DIR}/{base.model}/adapters/"
+                                       f"{component.adapter}/{component.version}.yaml",
+                                       f"use a pinned version ({', '.join(known)})" if known else
+                                       "pin it first (python -m scripts pin-adapter)"))
+            continue
+        problems = [approval_problem(env, adapter.label, adapter.approval,
+                                     f"python -m scripts approve --adapter {adapter.adapter} --version "
+                                     f"{adapter.version} --report ...")]
+        if adapter.base.model != base.model:
+            problems.append((f"{adapter.label} adapts {adapter.base.model}, the base component serves {base.model}",
+                             f"pin {component.adapter} against {base.model}, or serve it on a {adapter.base.model} base"))
+        else:
+            problems.append(adapter.base_problem(pin))
+        if adapter.lora.rank > base.lora.max_lora_rank:
+            problems.append((f"{adapter.label} has rank {adapter.lora.rank}, above the base's lora.max_lora_rank "
+                             f"{base.lora.max_lora_rank}", f"raise base.lora.max_lora_rank to at least "
+                                                           f"{adapter.lora.rank}"))
+        errors += [loaded.error(where + ("version",), *p) for p in problems if p]
+    return errors
+
+
+def _lora_problem(pin: Pin, lora: LoraCapacity | None) -> tuple[str, str] | None:
+    """Adapter components need LMI >= 0.31 (efficient multi-adapter inference; aws-samples
+    sagemaker-genai-hosting-examples, multi_adapter_hosting.ipynb) and room for the LoRA options
+    among the container's 16 environment entries. None: no adapters, nothing to check."""
+    if lora is None:
+        return None
+    if pin.container.framework is not Framework.DJL_LMI or _version(pin.container.framework_version) < (0, 31):
+        return (f"{pin.model}/{pin.version} runs {pin.container.framework.value} {pin.container.framework_version}; "
+                "adapter components need LMI (djl-lmi) 0.31.0 or later",
+                "serve a base version pinned on djl-lmi >= 0.31.0")
+    try:
+        base_container_environment(pin, lora, with_adapters=True)
+    except Invalid as exc:
+        return (exc.problem, exc.fix)
+    return None
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", text)[:3])

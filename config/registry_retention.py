@@ -39,11 +39,13 @@ def version_order(version: str) -> tuple:
 def registered_pins(env: Environment, pins: dict[tuple[str, str], Pin]) -> list[Pin]:
     """The versions `env`'s artifacts stack registers and exports (see the module docstring)."""
     kept: set[tuple[str, str]] = set()
-    for model in sorted({e.model for e in env.endpoints.values()}):
+    bases = [c.base for c in env.component_endpoints.values()]  # component endpoints' base models
+    for model in sorted({e.model for e in env.endpoints.values()} | {b.model for b in bases}):
         deployable = sorted((p for p in pins.values() if p.model == model and env.region in p.container.images),
                             key=lambda p: version_order(p.version))
         kept |= {p.ref for p in deployable[-env.keep_versions:]}
     kept |= {(e.model, v) for e in env.endpoints.values() for v in (e.version, e.shadow_version) if v}
+    kept |= {(b.model, b.version) for b in bases}
     return [pins[ref] for ref in sorted(kept) if ref in pins]
 
 

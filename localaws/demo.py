@@ -7,7 +7,10 @@
 4. `promote` intent-3b from v1 to v2 (gates, blue/green deploy, live check, smoke test);
 5. `status`;
 6. `rollback` to v1;
-7. stop the emulator. The scratch directory (.demo/) shows the edited config and history.
+7. the cutover with the application client (localaws/demo_cutover.py): `route` shadow, canary,
+   llama; an injected endpoint failure during which the client falls back and the fallback alarm
+   fires; recovery;
+8. stop the emulator. The scratch directory (.demo/) shows the edited config and history.
 
 Simulated time runs `--speed` times faster than the wall clock (creating an endpoint
 takes 60 simulated seconds, 3 s at the default speed 20).
@@ -21,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+from localaws import demo_cutover
 from localaws.lab import REPO, Lab
 
 
@@ -58,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
             say("$ python -m scripts rollback " + " ".join(common))
             lab.run("rollback", *common)
             lab.run("status", "--env", "dev", check=False)
-            step("7. stop")
+            if args.endpoint == demo_cutover.ENDPOINT_KEY:
+                demo_cutover.run(lab, say, step)
+            step("13. stop")
         say("emulator stopped")
     except (RuntimeError, KeyboardInterrupt) as exc:
         print(f"demo failed: {exc}", file=sys.stderr)

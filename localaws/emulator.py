@@ -17,6 +17,11 @@ its docstring what it models:
   CloudFormation), `cloudformation.py` (endpoint updates as UpdateEndpoint, update order,
   and the CDK CLI path: TemplateURL on 127.0.0.1, change sets, exports, UsePreviousValue
   of an SSM-typed parameter);
+- `moto_patches/ssm.py`: `AWS::SSM::Parameter` created and updated in place as CloudFormation does
+  (the application client's routing and serving parameters);
+- `metric_alarms.py` with `moto_patches/logs.py`: metrics extracted from Embedded Metric Format
+  log events (PutLogEvents) and the alarms on them evaluated on the simulated clock (the
+  application client's fallback-rate and shadow-agreement alarms);
 - `cfn_resources.py`: handlers for the types of our stacks that moto's CloudFormation
   skips: CloudWatch alarms, SageMaker model package groups and packages, S3 bucket
   policies, Application Auto Scaling targets (with scheduled actions) and policies, SNS
@@ -38,8 +43,8 @@ instance quotas with Service Quotas answering for them (`quotas.py`,
 `moto_patches/servicequotas.py`, `set_quota()`), bucket policies judged with each request's
 condition keys (`moto_patches/s3.py`, `iam_policy.py`).
 
-Not modelled (a test/demo double, not AWS): alarm evaluation from metrics (alarms change
-only by `set_alarm_state`), MaximumExecutionTimeoutInSeconds, Deleting (deletes are
+Not modelled (a test/demo double, not AWS): alarm evaluation from SageMaker's metrics (those
+alarms change only by `set_alarm_state`; alarms on EMF metrics are evaluated, metric_alarms.py), MaximumExecutionTimeoutInSeconds, Deleting (deletes are
 immediate), instance-level health, capacity beyond quotas, the containers behind InvokeEndpoint
 (`responder` answers for them; `runtime_endpoint.py` is a fake container for load tests),
 scaling itself (scalable targets, policies and scheduled actions are registered from
@@ -66,6 +71,8 @@ from typing import Any, Self
 from localaws import moto_patches
 from localaws.bluegreen import SimClock, Timings
 from localaws.endpoint_sim import EndpointSimulator
+from localaws.inference_components import ComponentSimulator, ComponentTimings
+from localaws.metric_alarms import MetricStore, evaluate
 from localaws.moto_backends import cloudwatch_backend, reset_moto
 from localaws.moto_patches.sagemaker import botocore_instance_types
 
@@ -87,7 +94,8 @@ class AwsEmulator:
     """moto_server on 127.0.0.1:<free port> plus the SageMaker model described above."""
 
     def __init__(self, timings: Timings | None = None, clock: SimClock | None = None,
-                 region: str = "us-east-1", seed: int = 7, account_id: str = DEFAULT_ACCOUNT) -> None:
+                 region: str = "us-east-1", seed: int = 7, account_id: str = DEFAULT_ACCOUNT,
+                 component_timings: ComponentTimings | None = None) -> None:
         self.timings = timings or Timings()
         self.clock = clock or SimClock()
         self.region = region
@@ -101,6 +109,13 @@ class AwsEmulator:
         self._lock = threading.RLock()
         # the endpoints of this account and region; shares the lock (a stage hook may tick again)
         self.endpoints = EndpointSimulator(self.clock, self.timings, account_id, region, self._lock)
+        # inference components on those endpoints, their copies and scaling (inference_components.py)
+        self.components = ComponentSimulator(self.endpoints, component_timings or ComponentTimings(), self._lock)
+        # InvokeEndpoint of a component: (endpoint, component, what serves it, request JSON) -> response JSON;
+        # what serves it: {"component", "base_version", "adapter", "adapter_version"}
+        self.component_responder: Callable[[str, str, dict, dict], dict] = \
+            lambda endpoint, component, served, payload: echo_responder(endpoint, served.get("base_version"), payload)
+        self.component_invocations: list[tuple[str, str, dict, dict]] = []
         self._throttle_rate = 0.0
         self._throttle_ops: set[str] | None = None
         self.throttled = 0  # calls answered ThrottlingException
@@ -111,6 +126,8 @@ class AwsEmulator:
         # InvokeEndpoint: (endpoint name, live model version or None, request JSON) -> response JSON
         self.responder: Callable[[str, str | None, dict], dict] = echo_responder
         self.invocations: list[tuple[str, str | None, dict]] = []
+        # EMF datapoints from PutLogEvents (the application client's metrics), on the simulated clock
+        self.metrics = MetricStore(self.clock.now)
         self._server = None
         self._patcher = moto_patches.Patcher()
         self._werkzeug_level: int | None = None
@@ -278,6 +295,12 @@ class AwsEmulator:
         e.g. set a rollback alarm to ALARM while the canary bakes."""
         self.endpoints.on_stage(endpoint_name, stage_status, lambda: action(self))
 
+    def evaluate_alarms(self) -> list[str]:
+        """Evaluate the alarms on EMF metrics now (DescribeAlarms does it too); the names that changed state."""
+        backend = cloudwatch_backend(self.account_id, self.region)
+        return evaluate(self.metrics, list(backend.describe_alarms()),
+                        lambda name, reason, state: backend.set_alarm_state(name, reason, "{}", state))
+
     def status_history(self, endpoint_name: str) -> list[str]:
         return self.endpoints.status_history(endpoint_name)
 
@@ -287,8 +310,9 @@ class AwsEmulator:
 
     # ----- called by the patches (moto_patches/)
     def tick(self) -> None:
-        """Bring every endpoint's status up to the simulated clock."""
+        """Bring every endpoint's and inference component's status up to the simulated clock."""
         self.endpoints.tick()
+        self.components.tick()
 
     def invoke(self, endpoint_name: str, payload: dict) -> dict:
         """InvokeEndpoint: `responder`'s answer, recorded in `invocations` with the live version."""
@@ -296,6 +320,14 @@ class AwsEmulator:
             version = self.endpoints.serving_version(endpoint_name)
             self.invocations.append((endpoint_name, version, payload))
         return self.responder(endpoint_name, version, payload)
+
+    def invoke_component(self, endpoint_name: str, component: str | None, payload: dict) -> dict:
+        """InvokeEndpoint with InferenceComponentName: `component_responder`'s answer for what serves
+        that component now (ValidationError when nothing can), recorded in `component_invocations`."""
+        served = self.components.invoke(endpoint_name, component)
+        with self._lock:
+            self.component_invocations.append((endpoint_name, component, served, payload))
+        return self.component_responder(endpoint_name, component, served, payload)
 
     def throttles(self, operation: str) -> bool:
         """Should this SageMaker call answer ThrottlingException (see `throttle()`)?"""

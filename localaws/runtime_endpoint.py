@@ -28,8 +28,17 @@ What it answers, and where that comes from:
   text; its own throttling is `ThrottlingException` (400, Common Errors) and
   `ModelNotReadyException` (429). Success carries `X-Amzn-Invoked-Production-Variant`.
 
+- Inference components (`components`: component name -> the adapter its container registered, None for
+  a base): SageMaker requires InvokeEndpoint's InferenceComponentName (header
+  X-Amzn-SageMaker-Inference-Component) on such an endpoint, refuses an unknown one, and at zero
+  copies answers "Inference Component has no capacity ..." (ValidationError 400, AWS ML blog on
+  scaling down to zero); the container gets the adapter as X-Amzn-SageMaker-Adapter-Identifier
+  (djl-serving 0.31 `input_parser.py`), so the model here (`answer`) is called with
+  "<endpoint>/<component>" as its endpoint.
+
 Faults are drawn per request: `throttle_rate` (SageMaker throttles), `not_ready_rate`,
-`overload_rate` (the container's queue is full), `error_rate` (the generation fails).
+`overload_rate` (the container's queue is full), `error_rate` (the generation fails), and
+`no_capacity` (an endpoint scaled to zero: localaws/invoke_faults.py).
 Latency: each request holds one of `capacity` slots for `latency_s`, so throughput saturates
 at capacity / latency like a fixed batch. Token counts are whitespace words (a real container
 counts with the model's tokenizer).
@@ -49,11 +58,13 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import unquote
 
+from localaws.invoke_faults import NO_CAPACITY_MESSAGE, model_error_body
 from localaws.loopback import LoopbackServer, reply_json
 from scripts.evaluation.answers import request_text
 
 Answer = Callable[[str, dict], "str | dict | list"]
 ACCOUNT = "111111111111"
+COMPONENT_HEADER = "X-Amzn-SageMaker-Inference-Component"
 REGION = "us-east-1"
 
 
@@ -90,6 +101,7 @@ class FakeRuntimeEndpoint(LoopbackServer):
     throttle_rate: float = 0.0
     overload_rate: float = 0.0
     not_ready_rate: float = 0.0
+    no_capacity: bool = False  # inference components scaled to zero: every call is refused (invoke_faults.py)
     answer: Answer = echo_answer
     seed: int = 7
     requests: int = 0
@@ -97,6 +109,8 @@ class FakeRuntimeEndpoint(LoopbackServer):
     record_bodies: bool = False
     in_service: int = 0
     max_in_service: int = 0  # highest number of requests served at once (capacity check)
+    components: dict[str, str | None] = field(default_factory=dict)  # an endpoint for inference components
+    zero_copies: bool = False  # every component request finds no capacity (scaled to zero)
 
     def __post_init__(self) -> None:
         self._slots = threading.BoundedSemaphore(self.capacity) if self.capacity < 1_000_000 else None
@@ -119,6 +133,14 @@ class FakeRuntimeEndpoint(LoopbackServer):
         if len(parts) != 3 or parts[0] != "endpoints" or parts[2] != "invocations":
             return _aws_error(request, 404, "UnknownOperationException", f"unknown path {request.path}")
         endpoint = unquote(parts[1])
+        if self.no_capacity:
+            return _aws_error(request, 400, "ValidationError", NO_CAPACITY_MESSAGE)
+        if self.components:
+            component = request.headers.get(COMPONENT_HEADER)
+            refusal = self._component_refusal(endpoint, component)
+            if refusal:
+                return _aws_error(request, 400, "ValidationError", refusal)
+            endpoint = f"{endpoint}/{component}"
         draw = self._draw()
         if draw < self.throttle_rate:
             return _aws_error(request, 400, "ThrottlingException", "Rate exceeded")
@@ -143,6 +165,15 @@ class FakeRuntimeEndpoint(LoopbackServer):
         except ValueError as exc:
             return _model_error(request, endpoint, self._bad_request(str(exc)))
         reply_json(request, 200, body, {"X-Amzn-Invoked-Production-Variant": "primary"})
+
+    def _component_refusal(self, endpoint: str, component: str | None) -> str | None:
+        from localaws.inference_components import COMPONENT_REQUIRED, NO_CAPACITY_MESSAGE
+
+        if component is None:
+            return COMPONENT_REQUIRED
+        if component not in self.components:
+            return f"Inference Component {component} not found for endpoint {endpoint}."
+        return NO_CAPACITY_MESSAGE if self.zero_copies else None
 
     def _serve(self) -> None:
         if self._slots:
@@ -250,13 +281,4 @@ def _aws_error(request: BaseHTTPRequestHandler, status: int, code: str, message:
 
 
 def _model_error(request: BaseHTTPRequestHandler, endpoint: str, error: ContainerError) -> None:
-    original = error.text
-    kind = "client" if error.status < 500 else "server"
-    log_group = f"/aws/sagemaker/Endpoints/{endpoint}"
-    body = {"ErrorCode": "CLIENT_ERROR_FROM_MODEL" if kind == "client" else "INTERNAL_FAILURE_FROM_MODEL",
-            "LogStreamArn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{log_group}",
-            "Message": f'Received {kind} error ({error.status}) from primary with message "{original}". See '
-                       f"https://{REGION}.console.aws.amazon.com/cloudwatch/home?region={REGION}#logEventViewer:"
-                       f"group={log_group} in account {ACCOUNT} for more information.",
-            "OriginalMessage": original, "OriginalStatusCode": error.status}
-    reply_json(request, 424, body, {"x-amzn-ErrorType": "ModelError"})
+    reply_json(request, 424, model_error_body(endpoint, error.status, error.text), {"x-amzn-ErrorType": "ModelError"})

@@ -24,6 +24,7 @@ COMMANDS = {
     "review": "Compare two synthesized assemblies (base, head): what changes per stack, as markdown.",
     "pin-weights": "Hash and upload a model snapshot, and write its pin manifest.",
     "pin-image": "Resolve the serving image per region to a digest and pin it.",
+    "pin-adapter": "Archive, hash and upload a PEFT LoRA adapter, and pin it against its base.",
     "verify": "Prove that stored weights and images are what the pins say.",
     "evaluate": "Run a labeled dataset through an endpoint (and a baseline API); write the report.",
     "approve": "Record an approval or rejection, with its evaluation report, in the pin and the registry.",
@@ -33,6 +34,7 @@ COMMANDS = {
     "loadtest": "Ramp concurrency against an endpoint, find the knee, recommend the autoscaling target.",
     "promote": "Promote an endpoint to a pinned version: gates, blue/green deploy, live check, history.",
     "rollback": "Roll an endpoint back to the version live before (from the history, or --to).",
+    "route": "Set or show who answers the applications using the client: api, shadow, canary, llama, llama-only.",
     "status": "Per endpoint: config vs deployed version, registry status, deployment in flight, alarms, drift.",
     "deploy-role": "Print the GitHub deploy role ARN and region of an environment (for GITHUB_OUTPUT).",
 }

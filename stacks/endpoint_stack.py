@@ -18,6 +18,7 @@ from config.environment import SHADOW_VARIANT_NAME, VARIANT_NAME, Endpoint, Envi
 from config.pin import Pin
 from stacks.artifacts_stack import ArtifactsStack
 from stacks.constructs.alarm_topic import AlarmTopic, AlarmTopicProps
+from stacks.constructs.client_integration import ClientIntegration, ClientIntegrationProps
 from stacks.constructs.endpoint_alarms import EndpointAlarms, EndpointAlarmsProps
 from stacks.constructs.endpoint_autoscaling import EndpointAutoscaling, EndpointAutoscalingProps
 from stacks.constructs.endpoint_dashboard import EndpointDashboard, EndpointDashboardProps
@@ -95,7 +96,12 @@ class EndpointStack(Stack):
             self, "Autoscaling", EndpointAutoscalingProps(
                 endpoint_name=name, variant_name=VARIANT_NAME, instances=endpoint.instances,
                 autoscaling=endpoint.autoscaling, endpoint=self.endpoint.cfn_endpoint))
-        EndpointDashboard(self, "Dashboard", EndpointDashboardProps(name=name, alarms=self.alarms))
+        # The application client's serving parameter, alarms and role policy (its routing: RoutingStack).
+        self.client = ClientIntegration(self, "Client", ClientIntegrationProps(
+            environment=env, endpoint_id=props.endpoint_id, endpoint=endpoint, pin=pin, topic=topic,
+            kms_key=artifacts.kms_key))
+        EndpointDashboard(self, "Dashboard", EndpointDashboardProps(name=name, alarms=self.alarms,
+                                                                    client=self.client.alarms))
 
         for output, value in (("EndpointName", name), ("ModelVersion", pin.version), ("Model", pin.model),
                               ("Image", package.image), ("WeightsUri", package.model_data_uri),

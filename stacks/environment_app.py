@@ -20,9 +20,11 @@ from config.deploy_override import CONTEXT_KEY, apply_overrides, overrides_from_
 from config.project import Project
 from config.registry_retention import registered_pins
 from stacks.artifacts_stack import ArtifactsStack, ArtifactsStackProps
+from stacks.component_endpoint_stack import ComponentEndpointStack, ComponentEndpointStackProps
 from stacks.control_tower_rules import ControlTowerRules
 from stacks.endpoint_stack import EndpointStack, EndpointStackProps
 from stacks.github_deploy_stack import GitHubDeployStack, GitHubDeployStackProps
+from stacks.routing_stack import RoutingStack, RoutingStackProps
 
 
 def new_app(root: Path, outdir: str | None = None, context: dict | None = None) -> App:
@@ -39,14 +41,15 @@ def build(app: App, project: Project, only_endpoint: tuple[str, str] | None = No
     override does not validate."""
     overrides = overrides_from_context(app.node.try_get_context(CONTEXT_KEY))
     project = apply_overrides(project, overrides)
-    if only_endpoint is not None and only_endpoint[1] not in getattr(
-            project.environments.get(only_endpoint[0]), "endpoints", {}):
+    target_env = project.environments.get(only_endpoint[0]) if only_endpoint is not None else None
+    if only_endpoint is not None and (target_env is None or only_endpoint[1] not in {
+            *target_env.endpoints, *target_env.component_endpoints}):
         raise ValueError(f"no endpoint {'/'.join(only_endpoint)} in {', '.join(project.environments)}")
     for env in project.environments.values():
         if only_endpoint is not None and env.name != only_endpoint[0]:
             continue
         target = StackTarget(account=env.account, region=env.region)
-        models = {e.model for e in env.endpoints.values()}
+        models = {e.model for e in env.endpoints.values()} | {c.base.model for c in env.component_endpoints.values()}
         pins = [p for p in project.pins.values() if p.model in models]
         artifacts = ArtifactsStack(
             app, naming.artifacts_stack(env.name),
@@ -63,6 +66,23 @@ def build(app: App, project: Project, only_endpoint: tuple[str, str] | None = No
                     autoscaling_suspended=override.suspend_autoscaling, auto_rollback=override.auto_rollback),
                 env=target,
                 description=f"SageMaker endpoint {env.endpoint_name(endpoint_id)} ({endpoint.model} {endpoint.version})")
+            stack.add_stack_dependency(artifacts)
+            if only_endpoint is None:  # promote deploys only the endpoint's stack: `route` deploys this one
+                RoutingStack(app, naming.routing_stack(env.name, endpoint_id), RoutingStackProps(
+                    environment=env, endpoint_id=endpoint_id, endpoint=endpoint), env=target,
+                    description=f"Routing mode of {env.endpoint_name(endpoint_id)} for the application client")
+        for endpoint_id, endpoint in env.component_endpoints.items():
+            if only_endpoint is not None and endpoint_id != only_endpoint[1]:
+                continue
+            base_pin = project.pins[(endpoint.base.model, endpoint.base.version)]
+            stack = ComponentEndpointStack(
+                app, naming.endpoint_stack(env.name, endpoint_id), ComponentEndpointStackProps(
+                    environment=env, endpoint_id=endpoint_id, endpoint=endpoint, base_pin=base_pin,
+                    adapter_pins={c: project.adapters[(a.adapter, a.version)] for c, a in endpoint.adapters.items()},
+                    artifacts=artifacts),
+                env=target, description=f"SageMaker endpoint {env.endpoint_name(endpoint_id)} with inference "
+                                        f"components ({base_pin.model} {base_pin.version} + "
+                                        f"{len(endpoint.adapters)} LoRA adapter(s))")
             stack.add_stack_dependency(artifacts)
         if only_endpoint is None and project.github is not None and env.name in project.github.environments:
             GitHubDeployStack(app, naming.github_deploy_stack(env.name), GitHubDeployStackProps(

@@ -85,7 +85,8 @@ def test_the_cost_command_shows_the_migration_next_to_the_steady_state():
     (plan,) = result.result()["migration"]
     assert plan["weeks"] == 4 and [p["phase"] for p in plan["phases"]] == ["shadow", "canary (25% on the endpoint)"]
     rows = [e for e in result.json_lines() if e.get("event") == "row" and "migrating off" in e.get("table", "")]
-    assert [r["phase"] for r in rows][-2:] == ["steady state, same weeks", "staying on the API, same weeks"]
+    assert [r["phase"] for r in rows][-2:] == ["steady state (llama, 2% fallbacks), same weeks",
+                                                "staying on the API, same weeks"]
 
 
 def test_the_chart_is_log_scaled_shows_the_seed_range_and_says_when_a_break_even_is_beyond_capacity(tmp_path,

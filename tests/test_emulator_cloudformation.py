@@ -51,7 +51,8 @@ def test_cloudformation_update_becomes_an_update_endpoint(emu, sm, cw, alarm_fir
     cfn.create_stack(StackName="llama-dev-intent-3b", TemplateBody=json.dumps(trimmed_template(v1, "v1")))
     alarms = sorted(a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"])
     assert alarms == sorted(["dev-intent-3b-disk", "dev-intent-3b-4xx-rate", "dev-intent-3b-5xx",
-                             "dev-intent-3b-gpu-memory", "dev-intent-3b-latency-p99"])
+                             "dev-intent-3b-gpu-memory", "dev-intent-3b-latency-p99",
+                             "dev-intent-3b-fallback-rate", "dev-intent-3b-shadow-agreement"])  # the client's
     described = sm.describe_endpoint(EndpointName="dev-intent-3b")  # EndpointName honoured
     assert described["EndpointStatus"] == "Creating"
     created, blue = described["CreationTime"], described["EndpointConfigName"]
@@ -128,7 +129,7 @@ def test_dev_stacks_deploy_by_change_set_into_the_dev_account():
             assert described["EndpointStatus"] == "Creating"
             digest_v1 = sm.describe_model_package(ModelPackageName=v1)["InferenceSpecification"]["Containers"][0]["ImageDigest"]
             assert resolved(sm, "dev-intent-3b").endswith(digest_v1)
-            assert len(cw.describe_alarms(AlarmNamePrefix="dev-intent-3b-")["MetricAlarms"]) == 5
+            assert len(cw.describe_alarms(AlarmNamePrefix="dev-intent-3b-")["MetricAlarms"]) == 7  # 5 on the endpoint, 2 on the client's metrics
             aas = emulator.client("application-autoscaling")
             targets = aas.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
             assert [(t["ResourceId"], t["MaxCapacity"]) for t in targets] == [("endpoint/dev-intent-3b/variant/primary", 2)]

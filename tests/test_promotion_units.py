@@ -243,7 +243,9 @@ def test_promote_synthesizes_only_its_endpoint_and_the_artifacts_stack_unchanged
         return {p.name.removesuffix(".template.json") for p in assembly.glob("*.template.json")}
 
     assert stacks(only) == {"llama-dev-artifacts", "llama-dev-intent-3b"}
-    assert stacks(full) == stacks(only) | {"llama-dev-intent-1b", "llama-dev-github-deploy"}
+    assert stacks(full) == stacks(only) | {"llama-dev-intent-1b", "llama-dev-github-deploy",
+                                           "llama-dev-intent-1b-routing", "llama-dev-intent-3b-routing",
+                                           "llama-dev-intents-lora"}
     for stack in stacks(only):
         for suffix in (".template.json", ".assets.json"):
             assert (only / f"{stack}{suffix}").read_text() == (full / f"{stack}{suffix}").read_text()

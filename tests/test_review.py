@@ -49,7 +49,9 @@ def diffs(assemblies) -> dict:
 def test_only_the_changed_stacks_are_reported_as_changed(diffs):
     assert {s: d.status for s, d in diffs.items()} == {
         "llama-dev-artifacts": "unchanged", "llama-dev-intent-1b": "unchanged",
-        "llama-dev-intent-3b": "changed", "llama-dev-github-deploy": "changed"}
+        "llama-dev-intent-3b": "changed", "llama-dev-github-deploy": "changed",
+        "llama-dev-intent-1b-routing": "unchanged", "llama-dev-intent-3b-routing": "unchanged",
+        "llama-dev-intents-lora": "unchanged"}
 
 
 def test_endpoint_facts_name_the_version_digest_weights_and_instance_type(diffs):
@@ -111,7 +113,8 @@ def test_cli_json_lists_every_stack(assemblies):
     assert result.code == 0, result.err
     stacks = {s["stack"]: s for s in result.result()["stacks"]}
     assert sorted(stacks) == ["llama-dev-artifacts", "llama-dev-github-deploy", "llama-dev-intent-1b",
-                              "llama-dev-intent-3b"]
+                              "llama-dev-intent-1b-routing", "llama-dev-intent-3b", "llama-dev-intent-3b-routing",
+                              "llama-dev-intents-lora"]
     assert json.dumps(stacks["llama-dev-intent-3b"]["endpoint"])
 
 

@@ -10,9 +10,12 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from conftest import ROOT, resources
 
-STACKS = ["llama-dev-artifacts", "llama-dev-intent-1b", "llama-dev-intent-3b", "llama-staging-artifacts",
+STACKS = ["llama-dev-artifacts", "llama-dev-intent-1b", "llama-dev-intent-3b", "llama-dev-intents-lora",
+          "llama-staging-artifacts",
           "llama-staging-intent-3b", "llama-prod-artifacts", "llama-prod-intent-3b",
-          "llama-dev-github-deploy", "llama-staging-github-deploy", "llama-prod-github-deploy"]
+          "llama-dev-github-deploy", "llama-staging-github-deploy", "llama-prod-github-deploy",
+          "llama-dev-intent-1b-routing", "llama-dev-intent-3b-routing", "llama-staging-intent-3b-routing",
+          "llama-prod-intent-3b-routing"]
 
 
 def test_the_example_app_has_these_stacks(templates):
@@ -84,7 +87,7 @@ def test_every_acknowledged_nag_rule_states_its_reason(templates):
 
 def test_no_wildcard_action_and_no_managed_policy_anywhere(templates):
     for name, template in templates.items():
-        for kind in ("AWS::IAM::Policy", "AWS::IAM::Role"):
+        for kind in ("AWS::IAM::Policy", "AWS::IAM::Role", "AWS::IAM::ManagedPolicy"):
             for resource in resources(template, kind).values():
                 props = resource["Properties"]
                 assert "ManagedPolicyArns" not in props, name

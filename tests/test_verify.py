@@ -159,16 +159,20 @@ def test_env_selects_bucket_and_its_pins(aws, repo: Path, tmp_path: Path):
     create_bucket("llama-weights-dev-111111111111-us-east-1")
     result = run_cli("verify", "--env", "dev", "--skip-images", "--json")
     assert result.code == 1  # the example pins were never uploaded to this bucket
-    assert result.result()["pins"] == ["llama-3-2-1b-instruct/v1", "llama-3-2-3b-instruct/v1"]
+    # its endpoints' pins, then its component endpoint's adapters (the base, 3B v1, is among the pins)
+    assert result.result()["pins"] == ["llama-3-2-1b-instruct/v1", "llama-3-2-3b-instruct/v1",
+                                       "adapter order-intents/v1", "adapter support-intents/v1"]
     assert result.result()["bucket"] == "llama-weights-dev-111111111111-us-east-1"
     missing = [f for f in result.result()["findings"] if f["problem"] == "missing"]
-    assert len(missing) == 6 + 8
+    assert len(missing) == 6 + 8 + 2
 
 
 def test_all_pins(pinned: Path):
     result = run_cli("verify", "--all", "--bucket", BUCKET, "--region", REGION, "--skip-images", "--json")
     assert result.code == 1  # v1/v2 are examples whose files are not in the bucket
-    assert result.result()["pins"] == ["llama-3-2-1b-instruct/v1", f"{MODEL}/v1", f"{MODEL}/v2", f"{MODEL}/v3"]
+    assert result.result()["pins"] == ["llama-3-2-1b-instruct/v1", f"{MODEL}/v1", f"{MODEL}/v2", f"{MODEL}/v3",
+                                       "adapter order-intents/v1", "adapter support-intents/v1",
+                                       "adapter support-intents/v2"]
     assert not any(f["pin"] == f"{MODEL}/v3" and f["severity"] == "mismatch" for f in result.result()["findings"])
 
 

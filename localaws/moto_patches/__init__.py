@@ -46,8 +46,11 @@ def serving(emulator: AwsEmulator, account_id: str, region: str) -> AwsEmulator 
 
 def install(emulator: AwsEmulator, patcher: Patcher) -> None:
     """Patch moto for `emulator`, service by service."""
-    from localaws.moto_patches import (cloudformation, cloudwatch, kms, s3, sagemaker, sagemaker_rules,
-                                       servicequotas)
+    from localaws import cfn_components
+    from localaws.moto_patches import (applicationautoscaling, cloudformation, cloudwatch, kms, logs, s3, sagemaker,
+                                       sagemaker_components, sagemaker_rules, servicequotas, ssm)
 
-    for service in (sagemaker, sagemaker_rules, cloudwatch, s3, cloudformation, kms, servicequotas):
+    # sagemaker_components after sagemaker and cfn_components after cloudformation: each wraps the other's patch
+    for service in (sagemaker, sagemaker_rules, cloudwatch, s3, cloudformation, kms, logs, servicequotas, ssm,
+                    sagemaker_components, applicationautoscaling, cfn_components):
         service.install(emulator, patcher)

@@ -118,7 +118,8 @@ def _update_order(patcher: Patcher) -> None:
     # leave the Endpoint on the old one. Update SageMaker resources in dependency order,
     # and revisit endpoints and configs whenever a model or config changes.
     rank = {"AWS::CloudWatch::Alarm": 0, "AWS::SageMaker::Model": 1,
-            "AWS::SageMaker::EndpointConfig": 2, "AWS::SageMaker::Endpoint": 3}
+            "AWS::SageMaker::EndpointConfig": 2, "AWS::SageMaker::Endpoint": 3,
+            "AWS::SageMaker::InferenceComponent": 4}
     orig_diff = parsing.ResourceMap.build_resource_diff
 
     def build_resource_diff(self, other_template, parameters=None):
@@ -127,7 +128,8 @@ def _update_order(patcher: Patcher) -> None:
         types = {name: new[name]["Type"] for name in new}
         if any(types.get(n, "").startswith("AWS::SageMaker::") for n in actions["Modify"]):
             for name, kind in types.items():
-                if kind in ("AWS::SageMaker::EndpointConfig", "AWS::SageMaker::Endpoint") \
+                if kind in ("AWS::SageMaker::EndpointConfig", "AWS::SageMaker::Endpoint",
+                            "AWS::SageMaker::InferenceComponent") \
                         and name in old and name not in actions["Modify"]:
                     actions["Modify"].append(name)
         actions["Modify"].sort(key=lambda n: rank.get(types.get(n, ""), -1))

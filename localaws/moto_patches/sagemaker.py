@@ -6,7 +6,8 @@
   emulator's `EndpointSimulator` (`endpoint_sim.py`); UpdateEndpoint, which moto lacks,
   is answered by it, with DeploymentConfig, RetainAllVariantProperties and
   RetainDeploymentConfig;
-- InvokeEndpoint on the emulator's endpoints answers through `emulator.responder`;
+- InvokeEndpoint on the emulator's endpoints answers through `emulator.responder`, or with the
+  error it raises (`localaws/invoke_faults.py`: ModelError, throttling, scaled to zero);
 - throttling: a fraction of SageMaker calls answer ThrottlingException (`throttle()`);
 - what SageMaker refuses (an unapproved versioned package, rollback alarms the execution role
   cannot read, instance quotas): `sagemaker_rules.py`.
@@ -148,6 +149,8 @@ def _invoke_endpoint(emu: AwsEmulator, patcher: Patcher) -> None:
 
     from moto.sagemakerruntime import responses as runtime_responses
 
+    from localaws.invoke_faults import InvokeFault
+
     # InvokeEndpoint: moto answers canned data for any name; the emulator answers for its
     # endpoints while they serve, through `emu.responder`, and knows which version answers.
     orig_invoke = runtime_responses.SageMakerRuntimeResponse.invoke_endpoint
@@ -160,8 +163,12 @@ def _invoke_endpoint(emu: AwsEmulator, patcher: Patcher) -> None:
             payload = json.loads(self.body or b"{}")
         except ValueError:
             raise validation_error("Request body is not JSON") from None
+        try:
+            answer = e.invoke(self._get_param("EndpointName") or self.path.split("/")[2], payload)
+        except InvokeFault as fault:  # the responder's error (localaws/invoke_faults.py)
+            return fault.response()
         return 200, {"Content-Type": "application/json", "x-Amzn-Invoked-Production-Variant": "primary"}, \
-            json.dumps(e.invoke(self._get_param("EndpointName") or self.path.split("/")[2], payload))
+            json.dumps(answer)
 
     patcher.patch(runtime_responses.SageMakerRuntimeResponse, "invoke_endpoint", r_invoke_endpoint)
 

@@ -15,7 +15,8 @@ import click
 from scripts.lib.output import Output
 from scripts.lib.repo import repo_root
 
-HELP = """Approve (or --reject) a pinned version, with an evaluation report as evidence.
+HELP = """Approve (or --reject) a pinned version (--model M) or adapter version (--adapter A),
+with an evaluation report as evidence.
 
 \b
 Refused (exit 2, nothing written) when the report is for another model,
@@ -33,6 +34,12 @@ environment's registry group <env>-<model> (found by its pin-version
 metadata). Deploying the artifacts stack sets the same status from the pin.
 
 \b
+An adapter (--adapter A --version V): the report is evaluate --component's of
+that adapter pin (adapter, version and manifest hash under `component`), the
+thresholds are the component's; adapters are not Model Registry packages, so
+only the adapter pin's `approval` block is written (--env is refused).
+
+\b
 Exit codes: 0 recorded, 2 refused or invalid input, 3 AWS error.
 
 \b
@@ -43,7 +50,9 @@ Example:
 
 
 @click.command("approve", help=HELP)
-@click.option("--model", required=True, help="Model name, e.g. llama-3-2-3b-instruct.")
+@click.option("--model", default=None, help="Model name, e.g. llama-3-2-3b-instruct.")
+@click.option("--adapter", default=None, help="Or an adapter's name, e.g. support-intents (a report of evaluate "
+                                               "--component).")
 @click.option("--version", "version", required=True, help="The pinned version, e.g. v2.")
 @click.option("--report", "report_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
               help="report.json written by evaluate.")
@@ -51,14 +60,21 @@ Example:
 @click.option("--by", "by", default=None, help="Who decides (default: git user.email, else the login name).")
 @click.option("--env", "env_name", default=None, help="Also set the status in this environment's Model Registry.")
 @click.option("--json", "json_mode", is_flag=True, default=None, help="JSON lines output.")
-def command(model: str, version: str, report_path: Path, reject: bool, by: str | None, env_name: str | None,
-            json_mode: bool | None) -> None:
+def command(model: str | None, adapter: str | None, version: str, report_path: Path, reject: bool, by: str | None,
+            env_name: str | None, json_mode: bool | None) -> None:
     from scripts.evaluation import approval as ap
     from config.loader import require
     from config.pin import Pin
 
     out = Output(json_mode)
     root = repo_root()
+    if bool(model) == bool(adapter):
+        from scripts.lib.errors import UserError
+
+        raise UserError("--model/--adapter: give exactly one; fix: --model M for a model pin, --adapter A for an "
+                        "adapter pin")
+    if adapter:
+        return _approve_adapter(out, root, adapter, version, report_path, reject, by, env_name)
     path = ap.pin_file(root, model, version)
     pin_shown = _shown(path, root)
     pin = require(Pin, path, pin_shown)
@@ -77,6 +93,42 @@ def command(model: str, version: str, report_path: Path, reject: bool, by: str |
     out.result({"model": model, "version": version, "status": decision.status.value, "by": decision.by,
                 "at": decision.at.isoformat(), "evidence": decision.evidence, "thresholds_from": source,
                 "registry": registry, "file": pin_shown})
+
+
+def _approve_adapter(out: Output, root: Path, adapter: str, version: str, report_path: Path, reject: bool,
+                     by: str | None, env_name: str | None) -> None:
+    """An adapter pin's approval: the report of `evaluate --component`, the component's thresholds;
+    no registry (adapters are not packages: --env is refused)."""
+    from config.adapter_pin import AdapterPin
+    from config.adapters import adapter_pin_path
+    from config.loader import require
+    from config.project import PINS_DIR
+    from scripts.evaluation import approval as ap
+    from scripts.evaluation import component_approval as cap
+    from scripts.lib.errors import UserError
+    from scripts.pinning.adapters import adapter_keys
+
+    if env_name is not None:
+        raise UserError("--env: adapters are not in the Model Registry; fix: leave --env out (the pin's approval "
+                        "is the record)")
+    found = [k for k in adapter_keys(root) if k[1:] == (adapter, version)]
+    if not found:
+        raise UserError(f"--adapter: no adapter pin {adapter}/{version} under {PINS_DIR}/*/adapters/; fix: pin it "
+                        "first (pin-adapter)")
+    path = adapter_pin_path(root / PINS_DIR, *found[0])
+    shown = _shown(path, root)
+    pin = require(AdapterPin, path, shown)
+    evidence = ap.load_report(report_path, _shown(report_path, root))
+    thresholds, source = cap.component_thresholds(root, evidence.report)
+    ap.raise_all(cap.adapter_refusals(evidence, pin, shown, thresholds, source, reject))
+    decision = ap.new_approval(reject, by or _who(), datetime.now(timezone.utc).replace(microsecond=0),
+                               ap.evidence_text(evidence))
+    ap.write_approval(path, shown, pin, decision, AdapterPin)
+    out.event("recorded", f"{shown}: approval {decision.status.value} by {decision.by} at {decision.at.isoformat()}",
+              file=shown, status=decision.status.value)
+    out.result({"adapter": adapter, "version": version, "status": decision.status.value, "by": decision.by,
+                "at": decision.at.isoformat(), "evidence": decision.evidence, "thresholds_from": source,
+                "registry": None, "file": shown})
 
 
 def _set_registry(root: Path, env_name: str, pin, decision) -> dict:

@@ -37,9 +37,11 @@ def _display(path: Path) -> str:
 def pick_endpoints(env, key: str | None) -> dict:
     if key is None:
         return dict(env.endpoints)
+    if key in env.component_endpoints:
+        return {}
     if key not in env.endpoints:
         raise UserError(f"--endpoint: '{key}' is not an endpoint of {env.name}; fix: use one of: "
-                        f"{', '.join(sorted(env.endpoints))}")
+                        f"{', '.join(sorted([*env.endpoints, *env.component_endpoints]))}")
     return {key: env.endpoints[key]}
 
 
@@ -71,6 +73,16 @@ def pick_endpoints(env, key: str | None) -> dict:
               help="Migration plan: weeks of canary (the API still answers the rest).")
 @click.option("--canary-share", type=Number(float, low=0, high=1, example="0.1"), default=0.1, show_default=True,
               help="Migration plan: share of calls the endpoint answers during the canary.")
+@click.option("--active-hours-per-week", type=Number(float, low=0, high=168, example="55"), default=None,
+              help="Component endpoints that scale to zero: hours per week requests arrive (default: the busy hours).")
+@click.option("--active-periods-per-week", type=Number(float, low=0, high=168, example="5"), default=5.0,
+              show_default=True, help="... in this many separate windows (each ends with the idle tail, each "
+                                      "begins with a cold start).")
+@click.option("--shadow-sample", type=Number(float, low=0, high=1, example="0.2"), default=None,
+              help="Migration plan: share of calls the endpoint sees in shadow [default: the endpoint's "
+                   "routing.shadow_sample_percent].")
+@click.option("--fallback-rate", type=Number(float, low=0, high=1, example="0.02"), default=0.02, show_default=True,
+              help="Migration plan: share of calls routed to Llama that the API answers after all (fallbacks).")
 @click.option("--prices", "prices_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help=f"Price file (default: {DEFAULT_FILE}).")
 @click.option("--png", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -79,8 +91,9 @@ def pick_endpoints(env, key: str | None) -> dict:
 def command(env_name: str | None, endpoint_key: str | None, calls_per_month: int, report_path: Path | None,
             input_tokens: float | None, output_tokens: float | None, api_name: str, peak_factor: float,
             busy_hours_per_week: float, latency_ms: float | None, promotions_per_month: float, shadow_weeks: float,
-            canary_weeks: float, canary_share: float, prices_file: Path | None, png: Path | None,
-            json_mode: bool | None) -> None:
+            canary_weeks: float, canary_share: float, active_hours_per_week: float | None,
+            active_periods_per_week: float, shadow_sample: float | None, fallback_rate: float,
+            prices_file: Path | None, png: Path | None, json_mode: bool | None) -> None:
     """Monthly cost of an environment's endpoints vs a per-token API, and the break-even calls per month.
 
     Minimum instances run around the clock (per schedule); at peak the fleet runs
@@ -88,13 +101,16 @@ def command(env_name: str | None, endpoint_key: str | None, calls_per_month: int
     hours; promotions bill both fleets for wait + baking. Tokens per call and latency come
     from an evaluate report (--report) unless given. Next to the steady state: the migration
     plan (weeks of shadow and canary, API and endpoint both billed). Shadow variants are not
-    modelled. Assumptions and a worked example: docs/cost.md.
+    modelled. Component endpoints (LoRA adapters on one base) are priced three ways: one dedicated
+    endpoint per adapter, the shared base always on, and the shared base scaling to zero outside
+    --active-hours-per-week. Assumptions and a worked example: docs/cost.md.
     """
     required("--env", env_name, "name the environment, e.g. --env prod")
     inputs = _inputs(report_path, input_tokens, output_tokens, latency_ms)
     if png is not None and not png.parent.exists():
         raise UserError(f"--png: directory {png.parent} does not exist; fix: create it or choose another path")
-    env = project(env_name).environments[env_name]
+    loaded = project(env_name)
+    env = loaded.environments[env_name]
     path = prices_file or repo_root() / DEFAULT_FILE
     prices = load_prices(path, _display(path))
     api = prices.api(api_name)
@@ -121,6 +137,17 @@ def command(env_name: str | None, endpoint_key: str | None, calls_per_month: int
                         break_even(plan, workload, api_per_call, promotions_per_month),
                         capacity_calls_per_month(plan, workload)))
 
+    from scripts.costing import components
+
+    if active_hours_per_week is not None and active_hours_per_week < busy_hours_per_week:
+        raise UserError(f"--active-hours-per-week: {active_hours_per_week:g} is below --busy-hours-per-week "
+                        f"{busy_hours_per_week:g}; fix: requests arrive at least during the busy hours")
+    activity = components.Activity(busy_hours_per_week if active_hours_per_week is None else active_hours_per_week,
+                                   active_periods_per_week)
+    shared = [components.options(key, c, loaded.pins[(c.base.model, c.base.version)],
+                                 prices.hourly(env.region, c.instance_type), activity)
+              for key, c in env.component_endpoints.items() if endpoint_key in (None, key)]
+
     out = Output(json_mode)
     for warning in inputs["warnings"]:
         out.event("warning", f"warning: {warning}")
@@ -130,8 +157,15 @@ def command(env_name: str | None, endpoint_key: str | None, calls_per_month: int
     result = _report(out, env, workload, api_name, api, api_per_call, api_monthly, regional, prices.display, results,
                      promotions_per_month)
     result["inputs"] = {k: v for k, v in inputs.items() if k != "warnings"}
+    if shared:
+        from scripts.costing.component_report import report_components
+
+        result["component_endpoints"] = report_components(out, shared, workload, api_name, api_per_call,
+                                                          promotions_per_month)
+    samples = {key: shadow_sample if shadow_sample is not None else e.routing.shadow_sample_percent / 100
+               for key, e in pick_endpoints(env, endpoint_key).items()}
     result["migration"] = _migration(out, results, workload, api_name, api_per_call, promotions_per_month,
-                                     shadow_weeks, canary_weeks, canary_share)
+                                     shadow_weeks, canary_weeks, canary_share, samples, fallback_rate)
     if png is not None:
         from scripts.costing.chart import Series, render
 
@@ -140,7 +174,9 @@ def command(env_name: str | None, endpoint_key: str | None, calls_per_month: int
                          f"({inputs['tokens_from']}); peak {peak_factor:g}x average for {busy_hours_per_week:g} "
                          f"h/week; {promotions_per_month:g} promotion(s)/month; SageMaker {env.region} prices "
                          f"{regional.described}; {api_name} prices {api.described}"),
-               series=[Series(cost.plan, point) for cost, point, _ in results], workload=workload,
+               series=[Series(cost.plan, point) for cost, point, _ in results]
+               + [Series(plan, break_even(plan, workload, api_per_call, promotions_per_month))
+                  for option in shared for plan in option.plans], workload=workload,
                api_name=api_name, api_per_call=api_per_call, promotions_per_month=promotions_per_month)
         out.event("png", f"chart written to {png}", path=str(png))
         result["png"] = str(png)
@@ -257,17 +293,20 @@ def _inputs(report_path: Path | None, input_tokens: float | None, output_tokens:
 
 
 def _migration(out: Output, results, workload: Workload, api_name: str, api_per_call: float,
-               promotions_per_month: float, shadow_weeks: float, canary_weeks: float, canary_share: float) -> list:
+               promotions_per_month: float, shadow_weeks: float, canary_weeks: float, canary_share: float,
+               samples: dict[str, float], fallback_rate: float) -> list:
     from scripts.costing.migration import migration
 
     plans = []
     for cost, _, _ in results:
         plan = migration(cost.plan, workload, api_per_call, promotions_per_month, shadow_weeks, canary_weeks,
-                         canary_share)
+                         canary_share, samples[cost.plan.name], fallback_rate)
         rows = [[p.name, f"{p.weeks:g}", _money(p.api), _money(p.endpoint), _money(p.total)] for p in plan.phases]
         rows.append(["migration, all phases", f"{plan.weeks:g}", _money(sum(p.api for p in plan.phases)),
                      _money(sum(p.endpoint for p in plan.phases)), _money(plan.total)])
-        rows.append(["steady state, same weeks", f"{plan.weeks:g}", _money(0), _money(plan.steady_weekly * plan.weeks),
+        rows.append([f"steady state (llama, {fallback_rate:.0%} fallbacks), same weeks", f"{plan.weeks:g}",
+                     _money(plan.fallback_weekly * plan.weeks),
+                     _money((plan.steady_weekly - plan.fallback_weekly) * plan.weeks),
                      _money(plan.steady_weekly * plan.weeks)])
         rows.append(["staying on the API, same weeks", f"{plan.weeks:g}", _money(plan.api_weekly * plan.weeks),
                      _money(0), _money(plan.api_weekly * plan.weeks)])
@@ -277,7 +316,14 @@ def _migration(out: Output, results, workload: Workload, api_name: str, api_per_
                   f"{_money(plan.extra_over_steady)} more than the steady state over the same weeks; then "
                   f"{_money(cost.monthly)}/month against {_money(plan.api_weekly * WEEKS_PER_MONTH)}/month on the API",
                   endpoint=cost.plan.name)
+        out.event("fallbacks", f"{cost.plan.name}: a fallback costs one {api_name} call (${api_per_call * 1000:,.4f} "
+                  f"per 1k); at {fallback_rate:.0%} of {workload.calls_per_month:,.0f} calls/month, "
+                  f"{_money(plan.fallback_weekly * WEEKS_PER_MONTH)}/month on top of the endpoint",
+                  endpoint=cost.plan.name, fallback_rate=fallback_rate,
+                  fallback_monthly=round(plan.fallback_weekly * WEEKS_PER_MONTH, 2))
         plans.append({"endpoint": cost.plan.name, "weeks": plan.weeks, "total": round(plan.total, 2),
+                      "fallback_rate": fallback_rate, "shadow_sample": samples[cost.plan.name],
+                      "fallback_monthly": round(plan.fallback_weekly * WEEKS_PER_MONTH, 2),
                       "extra_over_steady_state": round(plan.extra_over_steady, 2),
                       "phases": [{"phase": p.name, "weeks": p.weeks, "api": round(p.api, 2),
                                   "endpoint": round(p.endpoint, 2)} for p in plan.phases]})

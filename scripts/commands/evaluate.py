@@ -47,14 +47,18 @@ Exit codes: 0 thresholds met, 1 thresholds not met (report written),
 Example:
   python -m scripts evaluate --env dev --endpoint intent-3b \\
       --dataset datasets/intents/test.jsonl --baseline openai:gpt-4o-mini --concurrency 8
+  python -m scripts evaluate --env dev --endpoint intents-lora --component orders \\
+      --dataset datasets/intents/orders-test.jsonl
 """
 
 
 @click.command("evaluate", help=HELP)
 @click.option("--env", "env_name", required=True, help="Environment, e.g. dev.")
 @click.option("--endpoint", "endpoint_key", required=True, help="Endpoint key in the environment, e.g. intent-3b.")
+@click.option("--component", "component_id", default=None,
+              help="On a component endpoint: the component to ask (base, or an adapter component's id).")
 @click.option("--version", "version", default=None,
-              help="The version the endpoint serves (default: the environment's configured version).")
+              help="The version the endpoint (or the adapter component) serves (default: the configured one).")
 @click.option("--dataset", "dataset_path", required=True, type=click.Path(path_type=Path),
               help="JSONL file of {\"text\", \"intent\"} lines.")
 @click.option("--baseline", default=None, metavar="openai:MODEL", help="Also ask this model, e.g. openai:gpt-4o-mini.")
@@ -69,7 +73,8 @@ Example:
 @click.option("--out", "out_dir", default=None, type=click.Path(path_type=Path, file_okay=False),
               help="Directory for report.json, summary.md, confusion.png.")
 @click.option("--json", "json_mode", is_flag=True, default=None, help="JSON lines output.")
-def command(env_name: str, endpoint_key: str, version: str | None, dataset_path: Path, baseline: str | None,
+def command(env_name: str, endpoint_key: str, component_id: str | None, version: str | None, dataset_path: Path,
+            baseline: str | None,
             concurrency: int, rate_limit: str | None, endpoint_url: str | None, chat_template: Path | None,
             out_dir: Path | None, json_mode: bool | None) -> None:
     from scripts.evaluation.chat_template import serving_for
@@ -87,22 +92,33 @@ def command(env_name: str, endpoint_key: str, version: str | None, dataset_path:
     spec = BaselineSpec.parse(baseline) if baseline else None
     loaded = project(env_name)
     env = loaded.environments[env_name]
-    endpoint = env.endpoints.get(endpoint_key)
+    component = None
+    if component_id is not None:
+        from scripts.evaluation import components
+
+        component = components.resolve(loaded, env, endpoint_key, component_id, version)
+    endpoint = component.config if component else env.endpoints.get(endpoint_key)
     if endpoint is None:
         raise UserError(f"--endpoint: no endpoint '{endpoint_key}' in environment {env_name}; "
                         f"fix: use one of: {', '.join(sorted(env.endpoints))}")
     if endpoint.evaluation is None:
-        raise UserError(f"environments/{env_name}.yaml: endpoints.{endpoint_key}.evaluation: missing; fix: add an "
+        part = "base" if component_id == "base" else f"adapters.{component_id}"
+        where = f"component_endpoints.{endpoint_key}.{part}" if component else f"endpoints.{endpoint_key}"
+        raise UserError(f"environments/{env_name}.yaml: {where}.evaluation: missing; fix: add an "
                         "evaluation block (prompt_template, labels, thresholds; see docs/evaluation.md)")
-    version_source = "config"
-    if version is not None and version != endpoint.version:
+    version_source = component.version_source if component else "config"
+    if component is not None:
+        if version_source != "config":
+            out.event("warning", f"{env_name}/{endpoint_key} {component_id} is configured to serve "
+                      f"{endpoint.version}; reporting the answers as {version}: make sure that is what it serves")
+    elif version is not None and version != endpoint.version:
         if (endpoint.model, version) not in loaded.pins:
             raise UserError(f"--version: no pin model_artifacts/{endpoint.model}/{version}.yaml; fix: use one of: "
                             f"{', '.join(loaded.versions_of(endpoint.model))}")
         version_source = "--version"
         out.event("warning", f"{env_name}/{endpoint_key} is configured to serve {endpoint.version}; reporting "
                   f"the answers as {version}: make sure that is what the endpoint serves", version=version)
-    pin = loaded.pins[(endpoint.model, version or endpoint.version)]
+    pin = component.base_pin if component else loaded.pins[(endpoint.model, version or endpoint.version)]
     root = repo_root()
     dataset_shown = _shown(dataset_path, root)
     dataset = load_dataset(dataset_path, endpoint.evaluation.labels, dataset_shown)
@@ -116,7 +132,7 @@ def command(env_name: str, endpoint_key: str, version: str | None, dataset_path:
 
     name = env.endpoint_name(endpoint_key)
     invoke = SageMakerEndpoint(name, env.region, serving, endpoint.evaluation.max_new_tokens, concurrency,
-                               endpoint_url)
+                               endpoint_url, component=component.component_name if component else None)
     retry = RetryPolicy()
     try:
         endpoint_run = run_target(plan, Target("endpoint", name, invoke), out, retry)
@@ -136,8 +152,12 @@ def command(env_name: str, endpoint_key: str, version: str | None, dataset_path:
     report = build_report(plan, endpoint_score, base, interrupted)
     if baseline_error:
         report["baseline_error"] = baseline_error
-    directory = out_dir or root / "reports" / pin.model / pin.version / (
-        f"{env_name}-{endpoint_key}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}")
+    stamp = datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')
+    if component is not None:
+        report.update(components.report_fields(component))
+        directory = out_dir or components.default_directory(root, component, env_name, stamp)
+    else:
+        directory = out_dir or root / "reports" / pin.model / pin.version / f"{env_name}-{endpoint_key}-{stamp}"
     written = write_outputs(report, directory)
     _print(out, report, written, root)
     if baseline_error:

@@ -32,6 +32,15 @@ HELP = """Promote ENDPOINT of ENV to VERSION, blue/green, and prove it is live a
    JSON line. On any failure the config is set back to the version actually live.
 
 \b
+--component C promotes one inference component of a component endpoint
+(component_endpoints: in ENV.yaml) to a pinned version: `base` (a model pin:
+a rolling update of its copies that SageMaker rolls back on the base's alarms)
+or an adapter component (an adapter pin: swapped in place on every copy of the
+base, baked for the base's wait_seconds against the adapter's alarms, and rolled
+back by promote when one fires). The other components keep serving. Same gates,
+history (endpoint "<key>/<component>") and exit codes.
+
+\b
 Interruptions: SIGINT and SIGTERM stop the CDK CLI, set the config to the live
 version and record `interrupted` (exit 130); a deployment already started goes
 on in AWS. After kill -9 the CLI dies too; the next run closes the killed run's
@@ -49,6 +58,7 @@ test failed (rolled back), 8 timed out (the deployment goes on in AWS),
 Example:
   python -m scripts promote --env staging --endpoint intent-3b --version v2
   python -m scripts promote --env prod --endpoint intent-3b --version v2 --dry-run
+  python -m scripts promote --env dev --endpoint intents-lora --component support --version v2
 """
 
 
@@ -56,6 +66,8 @@ def common_options(fn):
     for option in reversed([
         click.option("--env", "env", required=True, help="Environment (environments/<env>.yaml)."),
         click.option("--endpoint", required=True, help="Endpoint key in the environment, e.g. intent-3b."),
+        click.option("--component", default=None,
+                     help="On a component endpoint: the inference component (base, or an adapter component's id)."),
         click.option("--timeout", "timeout_s", type=click.FloatRange(min=1), default=None,
                      help="Seconds to wait for the deployment [default: max_execution_seconds + 1800]."),
         click.option("--poll", "poll_s", type=click.FloatRange(0.05, 300), default=15.0, show_default=True,
@@ -72,7 +84,13 @@ def run(**kwargs) -> None:
 
     json_mode = kwargs.pop("json_mode")
     no_smoke = kwargs.pop("no_smoke")
+    component = kwargs.pop("component")
     request = Request(smoke=not no_smoke, **kwargs)
+    if component is not None:  # one inference component of a component endpoint (scripts/promotion/components.py)
+        from scripts.promotion.components import ComponentPromotion
+
+        ComponentPromotion(repo_root(), request, component, Output(json_mode)).run()
+        return
     Promotion(repo_root(), request, Output(json_mode)).run()
 
 

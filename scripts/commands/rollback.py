@@ -20,13 +20,17 @@ is edited, the history appended, and exit codes are those of promote.
 Example:
   python -m scripts rollback --env prod --endpoint intent-3b
   python -m scripts rollback --env prod --endpoint intent-3b --to v1 --strategy canary
+  python -m scripts rollback --env dev --endpoint intents-lora --component support
 """
 
 
 @click.command("rollback", help=HELP)
 @common_options
 @click.option("--to", "version", default=None, help="Version to roll back to [default: from the history].")
-@click.option("--strategy", type=click.Choice(["canary", "linear", "all-at-once"]), default="all-at-once",
-              show_default=True, help="Traffic shifting for the rollback.")
+@click.option("--strategy", type=click.Choice(["canary", "linear", "all-at-once"]), default=None,
+              help="Traffic shifting for the rollback [default: all-at-once; a component rolls out by its own "
+                   "deployment block].")
 def command(**kwargs) -> None:
+    if kwargs.get("strategy") is None and kwargs.get("component") is None:
+        kwargs["strategy"] = "all-at-once"
     run(kind="rollback", dry_run=False, **kwargs)

@@ -23,6 +23,12 @@ UNFINISHED for a run with no final record yet (deploying now, or killed).
 Unreadable history lines are skipped with a warning.
 
 \b
+Component endpoints get one row per inference component (<endpoint>-base and
+one per adapter). A component at zero copies says so: the next request fails
+and wakes it, and requests fail for minutes while it comes back; that alone is
+not drift. Coming back from zero counts as in flight.
+
+\b
 Exit codes: 0 everything matches and nothing is firing or in flight, 1 drift,
 an alarm firing, a deployment in flight, an unfinished run or an endpoint not
 InService, 2 invalid input, 3 AWS could not be read for some endpoint (the
@@ -38,6 +44,7 @@ COLUMNS = ["endpoint", "config", "deployed", "registry", "status", "in flight", 
 def command(env: str | None, json_mode: bool | None) -> None:
     from scripts.lib.errors import Exit, UserError
     from scripts.promotion import history
+    from scripts.promotion.component_status import WAKING, component_rows
     from scripts.promotion.endpoint_status import endpoint_rows
 
     out = Output(json_mode)
@@ -50,11 +57,16 @@ def command(env: str | None, json_mode: bool | None) -> None:
         out.warn(records.warning())
     rows, attention = [], []
     for environment in [loaded.environments[env]] if env else loaded.environments.values():
-        for row in endpoint_rows(repo_root(), loaded, environment, records.records):
+        for row in endpoint_rows(repo_root(), loaded, environment, records.records) + \
+                component_rows(repo_root(), loaded, environment, records.records):
             rows.append(row)
             if row.needs_attention or "UNFINISHED" in row.last_promotion:
                 attention.append(row.endpoint)
     out.table("status", COLUMNS, [r.cells() for r in rows], key_column=True)
+    for row in rows:  # component endpoints at zero, or coming back (component_status.py)
+        if getattr(row, "note", "") or row.in_flight == WAKING:
+            out.event("scale-to-zero", f"{row.endpoint}: {getattr(row, 'note', '') or row.in_flight}",
+                      endpoint=row.endpoint)
     out.result({"endpoints": [r.to_dict() for r in rows], "attention": attention})
     unread = [r.endpoint for r in rows if r.aws_error]
     if unread:

@@ -22,6 +22,15 @@ def print_summary(assembly: Path, out: Output) -> None:
                 r.digest[:19] + "…", r.instance_type, r.instances,
                 r.scaling, r.strategy, ", ".join(a.removeprefix(r.endpoint + "-") for a in r.rollback_alarms),
                 len(r.alarms)] for r in reviews])
+    from scripts.lib.component_assembly import component_reviews
+
+    components = component_reviews(assembly)
+    if components:
+        out.table("Component endpoints (inference components)",
+                  ["stack", "endpoint", "base", "adapters", "instance", "instances initial/min-max",
+                   "base copies initial/min-max", "to zero", "base rolling update", "rollback alarms"],
+                  [[c.stack, c.endpoint, c.base, "; ".join(c.adapters), c.instance_type, c.instances, c.copies,
+                    "yes" if c.scales_to_zero else "no", c.rolling, c.rollback_alarms] for c in components])
 
 
 @click.command("summary")

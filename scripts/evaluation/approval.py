@@ -163,9 +163,9 @@ def replace_approval(text: str, block: str) -> str:
     return "".join(lines[:start]) + block + "".join(lines[end:])
 
 
-def write_approval(path: Path, shown: str, pin: Pin, approval: Approval) -> str:
+def write_approval(path: Path, shown: str, pin: Pin, approval: Approval, model: type = Pin) -> str:
     """Write the pin with `approval`; returns the new text. Refuses if the result would not load as
-    the same pin with this approval."""
+    the same pin with this approval. `model`: the pin's type (config.adapter_pin.AdapterPin for an adapter)."""
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".json":
         data = json.loads(text)
@@ -176,7 +176,7 @@ def write_approval(path: Path, shown: str, pin: Pin, approval: Approval) -> str:
         new_text = replace_approval(text, render_approval(approval))
         loaded = YAML(typ="safe", pure=True).load(new_text)
     try:
-        check = Pin.model_validate(loaded)
+        check = model.model_validate(loaded)
     except ValueError as exc:  # pydantic ValidationError is a ValueError
         raise UserError(f"{shown}: approval: the edited manifest would not validate ({str(exc).splitlines()[0]}); "
                         "fix: run python -m scripts validate and repair the file first") from None

@@ -161,35 +161,54 @@ def _order(r: Record) -> tuple:
 def compare(production: list[Record], shadow: list[Record], labels: list[str] | None, examples: int) -> dict:
     pairs, production_only, shadow_only = pair(production, shadow)
     matched_by = {"inference_id": 0, "event_id": 0, "identical_input": 0}
+    compared = []
+    for p, s, how in pairs:
+        matched_by[how] += 1
+        compared.append(Compared(p.time.isoformat() if p.time else None, p.event_id, p.prompt_excerpt(),
+                                 p.answer_text(), s.answer_text()))
+    return {"matched": len(pairs), "matched_by": matched_by, "production_only": production_only,
+            "shadow_only": shadow_only, **compare_answers(compared, labels, examples)}
+
+
+@dataclass(frozen=True)
+class Compared:
+    """One request both sides answered (or failed to): the texts, None where there was no readable answer."""
+
+    time: str | None
+    event_id: str | None
+    input: str
+    production: str | None
+    shadow: str | None
+
+
+def compare_answers(compared: list[Compared], labels: list[str] | None, examples: int) -> dict:
+    """Agreement of two sides' answers, read alike: labels with the endpoint's label set (else normalized
+    text); SageMaker's shadow variant from data capture and the client's API-vs-Llama records both."""
     answers, disagreements = [], []
     unreadable = {"production": 0, "shadow": 0}
     invalid = {"production": 0, "shadow": 0}
-    for p, s, how in pairs:
-        matched_by[how] += 1
-        a, b = _answer(p, labels), _answer(s, labels)
-        for side, value, record in (("production", a, p), ("shadow", b, s)):
-            if record.answer_text() is None:
+    for c in compared:
+        a, b = _answer(c.production, labels), _answer(c.shadow, labels)
+        for side, value, text in (("production", a, c.production), ("shadow", b, c.shadow)):
+            if text is None:
                 unreadable[side] += 1
             elif value is None:
                 invalid[side] += 1
         answers.append((a, b))
         if a != b and len(disagreements) < examples:
-            disagreements.append({"inference_time": p.time.isoformat() if p.time else None,
-                                  "event_id": p.event_id, "input": p.prompt_excerpt(),
-                                  "production": a if a is not None else _raw(p),
-                                  "shadow": b if b is not None else _raw(s)})
+            disagreements.append({"inference_time": c.time, "event_id": c.event_id, "input": c.input,
+                                  "production": a if a is not None else _raw(c.production),
+                                  "shadow": b if b is not None else _raw(c.shadow)})
     counts = agreement(answers)
-    return {"matched": len(pairs), "matched_by": matched_by, "production_only": production_only,
-            "shadow_only": shadow_only, "compared_as": "labels" if labels else "normalized text",
+    return {"compared_as": "labels" if labels else "normalized text",
             "agreement": counts["agreement"], "agree": counts["agree"], "both_valid": counts["both_valid"],
             "disagree": counts["both_valid"] - counts["agree"], "invalid": invalid, "unreadable": unreadable,
             "disagreements": disagreements}
 
 
-def _answer(record: Record, labels: list[str] | None) -> str | None:
+def _answer(text: str | None, labels: list[str] | None) -> str | None:
     from scripts.evaluation.answers import parse_label
 
-    text = record.answer_text()
     if text is None:
         return None
     if labels:
@@ -197,8 +216,7 @@ def _answer(record: Record, labels: list[str] | None) -> str | None:
     return " ".join(text.lower().split()) or None
 
 
-def _raw(record: Record) -> str:
-    text = record.answer_text()
+def _raw(text: str | None) -> str:
     return f"(invalid) {text.strip()[:60]!r}" if text is not None else "(unreadable)"
 
 

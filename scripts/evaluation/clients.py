@@ -38,6 +38,8 @@ RETRY_CODES = {"ThrottlingException", "ModelNotReadyException", "ServiceUnavaila
 FATAL_CODES = {"AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException",
                "ExpiredTokenException", "InvalidClientTokenId", "MissingAuthenticationToken"}
 DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
+# InvokeEndpoint's ValidationError for a component at zero copies (AWS ML blog, "scale down to zero")
+NO_CAPACITY = "has no capacity to process this request"
 
 
 def _user_agent() -> str:
@@ -62,8 +64,11 @@ class SageMakerEndpoint:
     """
 
     def __init__(self, endpoint_name: str, region: str, serving: ServingFormat | Framework, max_new_tokens: int,
-                 concurrency: int, endpoint_url: str | None = None):
+                 concurrency: int, endpoint_url: str | None = None, component: str | None = None):
         self.endpoint_name = endpoint_name
+        # On an endpoint that hosts inference components, the one to ask (InvokeEndpoint's
+        # InferenceComponentName): a base model, or a LoRA adapter on it.
+        self.component = component
         self.serving = serving if isinstance(serving, ServingFormat) else ServingFormat.default(serving)
         if self.serving.route is Route.GENERATE and self.serving.template is None:
             raise UserError(f"{endpoint_name}: the container has no chat route, and the generate route needs the "
@@ -78,17 +83,20 @@ class SageMakerEndpoint:
 
     @classmethod
     def for_pin(cls, endpoint_name: str, region: str, pin: Pin, max_new_tokens: int, concurrency: int = 1,
-                endpoint_url: str | None = None, template=None) -> "SageMakerEndpoint":
-        """The route and throttle statuses of this pin's container (`template`: needed on the generate route)."""
-        return cls(endpoint_name, region, ServingFormat.of(pin, template), max_new_tokens, concurrency, endpoint_url)
+                endpoint_url: str | None = None, template=None, component: str | None = None) -> "SageMakerEndpoint":
+        """The route and throttle statuses of this pin's container (`template`: needed on the generate route);
+        `component`: the inference component to ask (an adapter runs in its base pin's container)."""
+        return cls(endpoint_name, region, ServingFormat.of(pin, template), max_new_tokens, concurrency, endpoint_url,
+                   component)
 
     def __call__(self, prompt: str) -> Generation:
         from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 
         sent = self.serving.body(prompt, self.max_new_tokens)
         try:
+            target = {"InferenceComponentName": self.component} if self.component else {}
             response = self.client.invoke_endpoint(EndpointName=self.endpoint_name, Body=json.dumps(sent),
-                                                   ContentType="application/json", Accept="application/json")
+                                                   ContentType="application/json", Accept="application/json", **target)
             raw = response["Body"].read()
         except ClientError as exc:
             self._raise_for(exc)
@@ -114,6 +122,12 @@ class SageMakerEndpoint:
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         if code in FATAL_CODES or (code == "ValidationError" and "not found" in message.lower()):
             raise Fatal(f"AWS InvokeEndpoint failed: {code}: {message}") from None
+        if code == "ValidationError" and NO_CAPACITY in message:
+            # Scaled to zero: this request woke it (NoCapacityInvocationFailures -> step scaling), but an
+            # instance and the model take minutes; retrying for seconds would only count failures.
+            raise Fatal(f"{self.endpoint_name} {self.component or ''}: no copy is running (scaled to zero); the "
+                        "request asked it back, which takes minutes; fix: rerun when `status` shows copies "
+                        f"({message})") from None
         if code == "ModelError":
             original = exc.response.get("OriginalStatusCode")
             if original in self.serving.throttle:

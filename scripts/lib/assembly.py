@@ -47,8 +47,8 @@ def endpoint_reviews(assembly: Path) -> list[EndpointReview]:
     reviews = []
     for stack, template in stack_templates(assembly).items():
         endpoints = _of_type(template, "AWS::SageMaker::Endpoint")
-        if not endpoints:
-            continue
+        if not endpoints or _of_type(template, "AWS::SageMaker::InferenceComponent"):
+            continue  # no endpoint, or one hosting inference components (component_assembly.py)
         outputs = {k: v["Value"] for k, v in template.get("Outputs", {}).items()}
         variant = _of_type(template, "AWS::SageMaker::EndpointConfig")[0]["ProductionVariants"][0]
         target = _of_type(template, "AWS::ApplicationAutoScaling::ScalableTarget")[0]

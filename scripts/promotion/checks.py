@@ -40,13 +40,17 @@ def live_problems(state: EndpointState, pin: Pin, env: Environment) -> list[str]
     return problems
 
 
-def smoke_problems(endpoint_name: str, endpoint: Endpoint, pin: Pin, region: str, attempts: int = 3) -> list[str]:
+def smoke_problems(endpoint_name: str, endpoint: Endpoint, pin: Pin, region: str, attempts: int = 3,
+                   component: str | None = None) -> list[str]:
+    """`endpoint`: anything with `smoke_test` and `evaluation` (an endpoint, or a component of a component
+    endpoint, then `component` is its InferenceComponentName and `pin` its base's)."""
     from scripts.evaluation.clients import SageMakerEndpoint
 
     if not endpoint.smoke_test or endpoint.evaluation is None:
         return []
     evaluation = endpoint.evaluation
-    call = SageMakerEndpoint(endpoint_name, region, pin.container.framework, evaluation.max_new_tokens, 1)
+    call = SageMakerEndpoint(endpoint_name, region, pin.container.framework, evaluation.max_new_tokens, 1,
+                             component=component)
     problems = []
     for i, case in enumerate(endpoint.smoke_test):
         try:

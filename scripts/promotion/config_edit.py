@@ -1,4 +1,5 @@
-"""Change an endpoint's live `version:` in environments/<env>.yaml with a one-token edit.
+"""Change an endpoint's live `version:` (promote) or `routing.mode:` (route) in environments/<env>.yaml
+with a one-token edit.
 
 The repo is the source of truth, so the file is what reviewers diff: only the
 version token changes; comments, anchors, quoting and layout stay byte for
@@ -28,38 +29,56 @@ from config.project import ENVIRONMENTS_DIR, SUFFIXES
 from scripts.lib.errors import UserError
 
 _TOKEN = re.compile(r"""("[^"]*"|'[^']*'|[^\s#,}\]]+)""")
+_EXAMPLES = {"version": "vN", "mode": "api", "canary_percent": "10"}
 
 
-def version_in_text(text: str, shown: str, endpoint: str, field: str = "version") -> tuple[int, int, str]:
-    """(line, column, token) of `endpoints.<endpoint>.<field>`'s value."""
+def version_in_text(text: str, shown: str, endpoint: str, field: str = "version",
+                    node: tuple[str, ...] | None = None) -> tuple[int, int, str]:
+    """(line, column, token) of the value of `field` under `node` (default `endpoints.<endpoint>`; a
+    component's: component_endpoints.<endpoint>.base or .adapters.<id>); `field` may be a dotted path
+    (`routing.mode`, edited by `route`)."""
     data = YAML(typ="rt", pure=True).load(text)
+    *parents, last = field.split(".")
+    keys = (*(node or ("endpoints", endpoint)), *parents)
+    where = ".".join(keys)
     try:
-        node = data["endpoints"][endpoint]
-        line, column = node.lc.value(field)
+        found = data
+        for key in keys:
+            found = found[key]
+        line, column = found.lc.value(last)
     except (KeyError, TypeError, AttributeError):
-        raise UserError(f"{shown}: endpoints.{endpoint}.{field}: not found as a plain key; "
-                        f"fix: write `{field}: vN` under endpoints.{endpoint}") from None
+        raise UserError(f"{shown}: {where}.{last}: not found as a plain key; "
+                        f"fix: write `{last}: {_EXAMPLES.get(last, '...')}` under {where}") from None
     match = _TOKEN.match(text.splitlines(keepends=True)[line], column)
     if match is None:
-        raise UserError(f"{shown}: endpoints.{endpoint}.{field}: unreadable value; fix: write `{field}: vN`")
+        raise UserError(f"{shown}: {where}.{last}: unreadable value; fix: write `{last}: {_EXAMPLES.get(last, '...')}`")
     return line, column, match.group(1)
 
 
-def with_version(text: str, shown: str, endpoint: str, version: str) -> str:
-    line, column, token = version_in_text(text, shown, endpoint)
+def with_value(text: str, shown: str, endpoint: str, field: str, value: str,
+               node: tuple[str, ...] | None = None) -> str:
+    """`text` with the one token of `field` under `node` (see version_in_text) replaced (its quotes kept)."""
+    line, column, token = version_in_text(text, shown, endpoint, field, node)
     quote = token[0] if token[0] in "\"'" else ""
     lines = text.splitlines(keepends=True)
-    lines[line] = lines[line][:column] + f"{quote}{version}{quote}" + lines[line][column + len(token):]
+    lines[line] = lines[line][:column] + f"{quote}{value}{quote}" + lines[line][column + len(token):]
     return "".join(lines)
 
 
-def set_version(path: Path, shown: str, endpoint: str, version: str, validate, lock: Path | None = None) -> str:
-    """Write the file with the endpoint's version set; `validate()` runs on the written file and
-    the old text is put back if it raises. Read, edit, validation and write happen under the
-    flock `lock` (when given). Returns the old text."""
+def with_version(text: str, shown: str, endpoint: str, version: str, node: tuple[str, ...] | None = None) -> str:
+    return with_value(text, shown, endpoint, "version", version, node)
+
+
+def set_values(path: Path, shown: str, endpoint: str, values: dict[str, str], validate,
+               lock: Path | None = None, node: tuple[str, ...] | None = None) -> str:
+    """Write the file with each `field` token under `node` (see version_in_text) set; `validate()` runs
+    on the written file and the old text is put back if it raises. Read, edit, validation and write
+    happen under the flock `lock` (when given). Returns the old text."""
     with _locked(lock):
         old = path.read_text(encoding="utf-8")
-        new = with_version(old, shown, endpoint, version)
+        new = old
+        for field, value in values.items():
+            new = with_value(new, shown, endpoint, field, value, node)
         if new == old:
             return old
         write_atomic(path, new)
@@ -69,6 +88,13 @@ def set_version(path: Path, shown: str, endpoint: str, version: str, validate, l
             write_atomic(path, old)
             raise
         return old
+
+
+def set_version(path: Path, shown: str, endpoint: str, version: str, validate, lock: Path | None = None,
+                node: tuple[str, ...] | None = None) -> str:
+    """Write the file with the endpoint's (or the component's at `node`) version set (see set_values).
+    Returns the old text."""
+    return set_values(path, shown, endpoint, {"version": version}, validate, lock, node)
 
 
 def refuse_read_only(path: Path, shown: str) -> None:

@@ -41,9 +41,9 @@ class Record:
     model: str
     from_version: str | None
     to_version: str
-    kind: str  # promote | rollback
+    kind: str  # promote | rollback | resize | route
     strategy: str
-    # started | promoted | refused | rolled-back | deploy-failed | smoke-failed | timed-out | interrupted |
+    # started | promoted | routed | refused | rolled-back | deploy-failed | smoke-failed | timed-out | interrupted |
     # error | abandoned (written by the next run for a run that never wrote its final line)
     outcome: str = STARTED
     exit_code: int | None = None
@@ -55,6 +55,9 @@ class Record:
     stages: list[str] = field(default_factory=list)  # endpoint statuses seen while watching
     config_restored_to: str | None = None
     ci_run: str | None = field(default_factory=lambda: ci_run_url())
+    # route (scripts/routing): the application client's routing before and after, e.g. "shadow", "canary 10%"
+    from_route: str | None = None
+    to_route: str | None = None
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])  # pairs `started` with its final line
     live_at_end: str | None = None  # the version SageMaker said was live when the run ended; None: unknown
 

@@ -23,9 +23,17 @@ class Busy(Exception):
 
 
 def endpoint_lock(root: Path, env: str, endpoint: str) -> IO[str]:
-    """Take the endpoint's lock without waiting; Busy if another run holds it. Closing the
+    """Take the endpoint's promotion lock without waiting; Busy if another run holds it. Closing the
     returned file releases it."""
-    path = root / LOCKS / naming.lock_file(env, endpoint)
+    return _take(root / LOCKS / naming.lock_file(env, endpoint))
+
+
+def route_lock(root: Path, env: str, endpoint: str) -> IO[str]:
+    """Take the endpoint's `route` lock without waiting (one route change per endpoint); Busy if held."""
+    return _take(root / LOCKS / naming.route_lock_file(env, endpoint))
+
+
+def _take(path: Path) -> IO[str]:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = path.open("a+")
     try:

@@ -105,15 +105,25 @@ class EndpointAlarms(Construct):
     def _alarm(self, id: str, suffix: str, metric: cw.IMetric, *, threshold: float, periods: int,
                description: str, op: cw.ComparisonOperator = cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
                missing: cw.TreatMissingData = cw.TreatMissingData.NOT_BREACHING) -> cw.Alarm:
-        name = naming.alarm(self.props.endpoint_name, suffix)
-        alarm = cw.Alarm(
-            self, id,
-            alarm_name=name,
-            alarm_description=f"{self.props.endpoint_name}: {description}",
-            metric=metric, threshold=threshold, comparison_operator=op,
-            evaluation_periods=periods, datapoints_to_alarm=periods, treat_missing_data=missing,
-        )
-        alarm.add_alarm_action(self._action)
-        alarm.add_ok_action(self._action)
-        self._names[alarm.node.id] = name
+        alarm = notifying_alarm(self, id, self.props.endpoint_name, suffix, self._action, metric,
+                                threshold=threshold, periods=periods, description=description, op=op, missing=missing)
+        self._names[alarm.node.id] = naming.alarm(self.props.endpoint_name, suffix)
         return alarm
+
+
+def notifying_alarm(scope: Construct, id: str, endpoint_name: str, suffix: str, action: cw.IAlarmAction,
+                    metric: cw.IMetric, *, threshold: float, periods: int, description: str,
+                    op: cw.ComparisonOperator = cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                    missing: cw.TreatMissingData = cw.TreatMissingData.NOT_BREACHING) -> cw.Alarm:
+    """An alarm named <endpoint>-<suffix> that runs `action` (one SnsAction shared by a construct's
+    alarms) on ALARM and on OK, over `periods` periods."""
+    alarm = cw.Alarm(
+        scope, id,
+        alarm_name=naming.alarm(endpoint_name, suffix),
+        alarm_description=f"{endpoint_name}: {description}",
+        metric=metric, threshold=threshold, comparison_operator=op,
+        evaluation_periods=periods, datapoints_to_alarm=periods, treat_missing_data=missing,
+    )
+    alarm.add_alarm_action(action)
+    alarm.add_ok_action(action)
+    return alarm

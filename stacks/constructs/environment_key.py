@@ -1,10 +1,11 @@
-"""EnvironmentKey: the KMS key that encrypts an environment's weights, captures and alarm topics."""
+"""EnvironmentKey: the KMS key that encrypts an environment's weights, captures, alarm topics and the
+application client's log groups."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import RemovalPolicy, aws_iam as iam, aws_kms as kms
+from aws_cdk import RemovalPolicy, Stack, aws_iam as iam, aws_kms as kms
 from constructs import Construct
 
 
@@ -31,6 +32,20 @@ class EnvironmentKey(Construct):
             principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
             actions=["kms:Decrypt", "kms:GenerateDataKey*"],
             resources=["*"],  # in a key policy "*" means this key
+        ))
+        # CloudWatch Logs encrypts the client's log groups (AWS Control Tower CT.CLOUDWATCH.PR.3) with it, for
+        # this account's log groups only ("Encrypt log data in CloudWatch Logs using AWS KMS", CloudWatch Logs
+        # User Guide: the logs.<region> principal and the aws:logs:arn encryption context).
+        stack = Stack.of(self)
+        self.key.add_to_resource_policy(iam.PolicyStatement(
+            sid="AllowCloudWatchLogsForThisAccountsLogGroups",
+            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+            # the guide's Encrypt*, Decrypt*, ReEncrypt*, GenerateDataKey*, Describe*, spelled out (no wildcard actions)
+            actions=["kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey",
+                     "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey"],
+            resources=["*"],
+            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
+                                    f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:*"}},
         ))
         # Grants only for AWS resources (SageMaker's own grants for data capture, EBS and the like),
         # never to a principal directly (AWS Control Tower CT.KMS.PR.3).

@@ -1,0 +1,1 @@
+"""`route`: change who answers the applications that use the client (scripts/commands/route.py)."""
