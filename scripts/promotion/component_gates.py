@@ -24,19 +24,9 @@ from scripts.promotion.gates import FAIL, PASS, SKIP, Gate
 
 
 def promotion_order(project: Project, env: Environment, component: str, config, version: str) -> Gate:
-    before = env.promote_after
-    if not before:
-        return Gate("promotion-order", SKIP, f"{env.name} has no promote_after")
-    other = project.environments.get(before)
-    if other is None:
-        return Gate("promotion-order", FAIL, f"promote_after names {before}, which is not loaded",
-                    f"add environments/{before}.yaml or remove promote_after")
-    serving = sorted(f"{before}/{key}/{c}" for key, e in other.component_endpoints.items()
-                     for c, other_config in e.components.items() if _same(c, other_config, component, config, version))
-    if serving:
-        return Gate("promotion-order", PASS, f"{version} is live in {', '.join(serving)}")
-    return Gate("promotion-order", FAIL, f"{_what(component, config)} {version} is not live in {before} (promote_after)",
-                f"promote it in {before} first")
+    return gates.serving_before(project, env, f"{_what(component, config)} {version}", version, lambda other: [
+        f"{key}/{c}" for key, e in other.component_endpoints.items()
+        for c, other_config in e.components.items() if _same(c, other_config, component, config, version)])
 
 
 def _same(c: str, other, component: str, config, version: str) -> bool:

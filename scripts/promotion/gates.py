@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Callable, Any
 
 from config import naming
 from scripts.lib.errors import UserError
@@ -36,6 +36,14 @@ COLUMNS = ["gate", "result", "detail", "fix"]
 
 
 def promotion_order(project: Project, env: Environment, endpoint: Endpoint, version: str) -> Gate:
+    return serving_before(project, env, f"{endpoint.model} {version}", version, lambda other: [
+        k for k, e in other.endpoints.items() if e.model == endpoint.model and e.version == version])
+
+
+def serving_before(project: Project, env: Environment, what: str, version: str,
+                   serving_in: Callable[[Environment], list[str]]) -> Gate:
+    """The promotion-order gate: `what` must be live in env.promote_after first; `serving_in(other)`
+    lists where it is live there (endpoint keys, or endpoint/component of component endpoints)."""
     before = env.promote_after
     if not before:
         return Gate("promotion-order", SKIP, f"{env.name} has no promote_after")
@@ -43,11 +51,10 @@ def promotion_order(project: Project, env: Environment, endpoint: Endpoint, vers
     if other is None:
         return Gate("promotion-order", FAIL, f"promote_after names {before}, which is not loaded",
                     f"add environments/{before}.yaml or remove promote_after")
-    serving = sorted(f"{before}/{k}" for k, e in other.endpoints.items()
-                     if e.model == endpoint.model and e.version == version)
+    serving = sorted(f"{before}/{where}" for where in serving_in(other))
     if serving:
         return Gate("promotion-order", PASS, f"{version} is live in {', '.join(serving)}")
-    return Gate("promotion-order", FAIL, f"{endpoint.model} {version} is not live in {before} (promote_after)",
+    return Gate("promotion-order", FAIL, f"{what} is not live in {before} (promote_after)",
                 f"promote it in {before} first")
 
 

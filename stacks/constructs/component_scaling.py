@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration, Stack, aws_applicationautoscaling as appscaling, aws_cloudwatch as cw
-from aws_cdk import aws_cloudwatch_actions as actions, aws_iam as iam
+from aws_cdk import Duration, aws_applicationautoscaling as appscaling, aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as actions
 from constructs import Construct, IConstruct
 
 from config import naming
 from config.components import ComponentScaling as ScalingConfig, Copies
+from stacks.constructs.endpoint_autoscaling import sagemaker_autoscaling_role
 
 NO_CAPACITY = "NoCapacityInvocationFailures"
 DIMENSION = "sagemaker:inference-component:DesiredCopyCount"
@@ -40,12 +41,7 @@ class ComponentScalingProps:
 class ComponentScaling(Construct):
     def __init__(self, scope: Construct, id: str, props: ComponentScalingProps):
         super().__init__(scope, id)
-        stack = Stack.of(self)
-        service_linked = iam.Role.from_role_arn(
-            self, "ServiceLinkedRole",
-            f"arn:{stack.partition}:iam::{stack.account}:role/aws-service-role/"
-            "sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
-            mutable=False)
+        service_linked = sagemaker_autoscaling_role(self)
         self.target = appscaling.ScalableTarget(
             self, "Target", service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
             resource_id=f"inference-component/{props.base_component_name}", scalable_dimension=DIMENSION,

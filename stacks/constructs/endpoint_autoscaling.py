@@ -32,14 +32,7 @@ class EndpointAutoscalingProps:
 class EndpointAutoscaling(Construct):
     def __init__(self, scope: Construct, id: str, props: EndpointAutoscalingProps):
         super().__init__(scope, id)
-        stack = Stack.of(self)
-        # The service-linked role Application Auto Scaling creates for SageMaker: no
-        # project-managed role, no policy to get wrong.
-        service_linked = iam.Role.from_role_arn(
-            self, "ServiceLinkedRole",
-            f"arn:{stack.partition}:iam::{stack.account}:role/aws-service-role/"
-            "sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
-            mutable=False)
+        service_linked = sagemaker_autoscaling_role(self)
         self.target = appscaling.ScalableTarget(
             self, "Target",
             service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
@@ -74,3 +67,14 @@ class EndpointAutoscaling(Construct):
     @property
     def cfn_policy(self) -> appscaling.CfnScalingPolicy:
         return self.policy.node.default_child
+
+
+def sagemaker_autoscaling_role(scope: Construct) -> iam.IRole:
+    """The service-linked role Application Auto Scaling creates for SageMaker (variants and inference
+    components alike): no project-managed role, no policy to get wrong."""
+    stack = Stack.of(scope)
+    return iam.Role.from_role_arn(
+        scope, "ServiceLinkedRole",
+        f"arn:{stack.partition}:iam::{stack.account}:role/aws-service-role/"
+        "sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
+        mutable=False)
