@@ -35,8 +35,22 @@ ENDPOINT_BLOCK = """
 def add_endpoints(keys: list[str]):
     def prepare(root: Path) -> None:
         path = root / "environments" / "dev.yaml"
-        path.write_text(path.read_text() + "".join(ENDPOINT_BLOCK.format(key=k) for k in keys))
+        path.write_text(with_endpoints(path.read_text(), keys))
     return prepare
+
+
+def with_endpoints(text: str, keys: list[str]) -> str:
+    """dev.yaml's text with an endpoint block per key at the end of its `endpoints:` mapping (other
+    top-level keys, such as component_endpoints:, may follow it)."""
+    lines = text.splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith("endpoints:"))
+    end = next((i for i in range(start + 1, len(lines)) if lines[i][:1] not in ("", " ", "\n", "#")), len(lines))
+    while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].startswith("#")):
+        end -= 1  # a blank line or a comment before the next key belongs to it
+    blocks = "".join(ENDPOINT_BLOCK.format(key=k) for k in keys).lstrip("\n")
+    if lines[end - 1][-1:] != "\n":
+        lines[end - 1] += "\n"
+    return "".join(lines[:end]) + blocks + "".join(lines[end:])
 
 
 def children(pid: int, matching: str = "") -> list[int]:
