@@ -165,3 +165,22 @@ def test_status_of_a_component_names_its_last_promotion():
                {"env": "dev", "endpoint": "intents-lora/orders", "kind": "promote", "outcome": "refused"}]
     assert last_promotion(records, "dev", "intents-lora/support").startswith("promote v1→v2 promoted")
     assert last_promotion(records, "dev", "intents-lora/base") == ""
+
+
+@pytest.mark.parametrize("component, gating", [
+    ("base", {"dev-intents-lora-base-5xx", "dev-intents-lora-base-4xx-rate", "dev-intents-lora-base-latency-p99",
+              "dev-intents-lora-support-5xx", "dev-intents-lora-orders-5xx"}),
+    ("support", {"dev-intents-lora-support-5xx", "dev-intents-lora-support-4xx-rate",
+                 "dev-intents-lora-support-latency-p99"}),
+])
+def test_only_the_alarms_that_roll_a_component_back_gate_its_promotion(component, gating):
+    from scripts.promotion.gates import no_alarms
+
+    promotion = ComponentPromotion.__new__(ComponentPromotion)  # no AWS: only the names are needed
+    env = load_project(ROOT).environments["dev"]
+    promotion.name, promotion.endpoint = env.endpoint_name("intents-lora"), env.component_endpoints["intents-lora"]
+    promotion.is_base, promotion.ic = component == "base", f"dev-intents-lora-{component}"
+    assert set(promotion._rollback_alarms()) == gating
+    quiet_hours = ["dev-intents-lora-no-traffic", "dev-intents-lora-gpu-memory"]
+    assert no_alarms(quiet_hours, promotion._rollback_alarms()).result == PASS  # notify-only: listed, not refused
+    assert no_alarms(quiet_hours + [sorted(gating)[0]], promotion._rollback_alarms()).result == FAIL

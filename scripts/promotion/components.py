@@ -43,7 +43,7 @@ from scripts.promotion.gates import COLUMNS, FAIL, no_alarms
 from scripts.promotion.live import Inspector
 from scripts.promotion.watch import DEPLOY_FAILED, PROMOTED, ROLLED_BACK, TIMED_OUT, Outcome
 
-SIGNALS = ("5xx", "4xx-rate", "latency-p99")
+SIGNALS = naming.ROLLBACK_SIGNALS  # an adapter is baked against its own
 
 
 class ComponentPromotion:
@@ -169,8 +169,17 @@ class ComponentPromotion:
                                                     self.config, pin, self.s3, rollback)
         results += component_gates.component_ready(state, base)
         if not rollback and state.exists:
-            results.append(no_alarms(self.alarms.firing_alarms(self.name)))
+            results.append(no_alarms(self.alarms.firing_alarms(self.name), self._rollback_alarms()))
         return results
+
+    def _rollback_alarms(self) -> list[str]:
+        """The alarms that would roll this component's new version back, and so gate it: a base's
+        rolling update rolls back on the base's signals and each adapter's 5XX (as the stack's
+        AutoRollbackConfiguration lists them, component_alarms.py); an adapter's bake on its own."""
+        if not self.is_base:
+            return [naming.alarm(self.ic, s) for s in SIGNALS]
+        return [naming.alarm(self.ic, s) for s in SIGNALS] + [
+            naming.alarm(naming.inference_component(self.name, c), "5xx") for c in self.endpoint.adapters]
 
     def _set_config(self, version: str) -> None:
         node = ("component_endpoints", self.key) + (("base",) if self.is_base else ("adapters", self.component))
