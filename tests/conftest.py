@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 from pathlib import Path
 
@@ -21,13 +22,27 @@ def synthesize(root: Path, outdir: Path, env: str | None = None, overrides=None)
 
 
 @pytest.fixture(scope="session")
-def assembly_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("cdk.out")
+def assembly_dir(tmp_path_factory, worker_id) -> Path:
+    """Where the example is synthesized: one directory for every pytest-xdist worker of the run
+    (the `templates` fixture fills it once: the synth is ~20 s of CPU on a 2-core machine)."""
+    if worker_id == "master":
+        return tmp_path_factory.mktemp("cdk.out")
+    return tmp_path_factory.getbasetemp().parent / "cdk.out"
 
 
 @pytest.fixture(scope="session")
 def templates(assembly_dir) -> dict[str, dict]:
-    return synthesize(ROOT, assembly_dir)
+    """Every template of the example app. Under xdist the first worker to ask synthesizes, under a
+    lock, and writes them next to the assembly; the others wait and read them (pytest-xdist's
+    documented pattern for a session fixture that must run once)."""
+    done = assembly_dir.with_name(assembly_dir.name + ".templates.json")
+    with open(assembly_dir.with_name(assembly_dir.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if done.is_file():
+            return json.loads(done.read_text())
+        templates = synthesize(ROOT, assembly_dir)
+        done.write_text(json.dumps(templates))
+        return templates
 
 
 def copy_inputs(target: Path) -> Path:

@@ -22,6 +22,7 @@ def test_the_example_app_has_these_stacks(templates):
     assert sorted(templates) == sorted(STACKS)
 
 
+@pytest.mark.slow  # ~1.5 s a template, 17 templates: the full tier (make test, CI) runs it
 @pytest.mark.parametrize("stack", STACKS)
 def test_cfn_lint_finds_nothing(templates, stack):
     matches = lint(json.dumps(templates[stack]), config=ManualArgs(regions=["us-east-1"]))
@@ -33,6 +34,7 @@ def test_cdk_nag_aws_solutions_reports_no_violation(templates):
     assert templates
 
 
+@pytest.mark.slow  # a second app synthesized (~9 s); every synth of the fast tier runs cdk-nag anyway
 def test_cdk_nag_is_active_in_the_app_build(tmp_path):
     """An unsuppressed finding (a bare bucket) must fail synthesis, naming the rule."""
     from aws_cdk import Stack, aws_s3 as s3
@@ -51,6 +53,7 @@ def test_cdk_nag_is_active_in_the_app_build(tmp_path):
     assert "AwsSolutions-S1" in rules
 
 
+@pytest.mark.slow  # a second app synthesized (~9 s); every synth of the fast tier runs the rules anyway
 def test_control_tower_rules_are_active_in_the_app_build(tmp_path):
     """AWS Control Tower's proactive controls run with cdk-nag: a KMS key cdk-nag accepts (rotated) but
     that lets anyone be granted its use fails synthesis with CT.KMS.PR.3, offline (the package ships
