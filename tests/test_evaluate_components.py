@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from evaluation_helpers import env, run_cli, utterance, write_dataset  # noqa: F401
 from test_shadow_report import capture  # noqa: F401 (fixture: captured production traffic in moto S3)
 
 from localaws.runtime_endpoint import FakeRuntimeEndpoint
 from scripts.evaluation.answers import request_text
+
+pytestmark = pytest.mark.slow  # full tier (make test): a loopback runtime fake and moto S3
 
 ENDPOINT = "dev-intents-lora"
 COMPONENTS = {f"{ENDPOINT}-base": None, f"{ENDPOINT}-support": "support-intents", f"{ENDPOINT}-orders": "order-intents"}

@@ -13,6 +13,8 @@ from scripts.pinning import images
 from config.loader import require
 from config.pin import Pin
 
+pytestmark = pytest.mark.slow  # full tier (make test): moto ECR in-process and the SageMaker SDK's image URI tables
+
 MODEL = "llama-3-2-3b-instruct"
 TAG = "0.31.0-lmi13.0.0-cu124"  # v1's tag
 

@@ -18,6 +18,8 @@ from scripts.pinning import hashing, images, s3_objects
 from config.loader import require
 from config.pin import ApprovalStatus, Pin
 
+pytestmark = pytest.mark.slow  # full tier (make test): moto S3 in-process: uploads, multipart, resume
+
 MODEL = "llama-3-2-3b-instruct"  # has v1/v2 example pins to copy settings from with --like
 NEW_MODEL = "llama-3-2-11b-vision"
 

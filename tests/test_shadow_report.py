@@ -9,6 +9,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from evaluation_helpers import env, run_cli  # noqa: F401
 
+pytestmark = pytest.mark.slow  # full tier (make test): moto S3 in-process: data capture files
+
 ENDPOINT = "dev-intent-3b"
 BUCKET = "llama-capture-dev-111111111111-us-east-1"
 SINCE = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)

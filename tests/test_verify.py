@@ -16,6 +16,8 @@ from config.loader import require
 from config.manifest_io import render, seal
 from config.pin import Pin
 
+pytestmark = pytest.mark.slow  # full tier (make test): moto S3 and ECR in-process
+
 MODEL = "llama-3-2-3b-instruct"
 BIG = "model-00002-of-00002.safetensors"
 TAG = "0.31.0-lmi13.0.0-cu124"

@@ -9,6 +9,8 @@ from moto import mock_aws
 
 from scripts.promotion.vpc_endpoints import vpc_endpoint_problems
 
+pytestmark = pytest.mark.slow  # full tier (make test): moto EC2 in-process
+
 REGION = "us-east-1"
 
 
