@@ -162,7 +162,8 @@ def test_cloudformation_failure_restores_config(lab):
 
 def test_stuck_update_times_out_and_config_names_what_serves(lab):
     lab.emulator.stick_updates("dev-stuck")
-    result = promote("--env", "dev", "--endpoint", "stuck", "--version", "v2", "--timeout", "8")
+    # 30 s: on a loaded 2-core CI machine the CDK CLI alone can take 8 s before UpdateEndpoint is called
+    result = promote("--env", "dev", "--endpoint", "stuck", "--version", "v2", "--timeout", "30")
     assert result.code == 8, result.err
     assert "still Updating" in result.errors[0]
     assert config_version(lab, "stuck") == "v1"  # the old fleet still serves
