@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := .make
+# Python may cache compiled modules (and pytest its rewritten tests) in __pycache__/ even where the
+# shell sets PYTHONDONTWRITEBYTECODE: recompiling every module costs each test worker ~4 s.
+unexport PYTHONDONTWRITEBYTECODE
 # The CDK's Node environment (banners off, no telemetry) has one home: scripts/lib/cdk.py.
 
 .PHONY: setup demo synth test check validate snapshot deploy bench clean help
@@ -43,10 +46,10 @@ synth: setup
 # Two tiers (pytest.ini markers). `check`: every test but those marked slow or e2e, on both cores.
 # `test` (CI): everything; the e2e matrix runs alone, since it times simulated deployments.
 check: setup
-	$(PY) -m pytest -m "not e2e and not slow" -n 2
+	$(PY) -m pytest -m "not e2e and not slow" -n 2 --dist loadgroup
 
 test: setup
-	$(PY) -m pytest -m "not e2e" -n 2
+	$(PY) -m pytest -m "not e2e" -n 2 --dist loadgroup
 	$(PY) -m pytest -m e2e
 
 snapshot: setup
@@ -63,6 +66,7 @@ bench: setup
 	$(PY) benchmarks/evaluate_throughput.py
 	$(PY) benchmarks/promotion_exit_latency.py
 	$(PY) benchmarks/client_overhead.py
+	$(PY) benchmarks/fast_tier.py --runs 1
 
 clean:
 	rm -rf cdk.out cdk.out.tmp-* $(STAMP) .pytest_cache .demo

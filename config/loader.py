@@ -7,6 +7,7 @@ what to write instead.
 
 from __future__ import annotations
 
+import functools
 import json
 import types
 import typing
@@ -69,7 +70,7 @@ def read_document(path: Path, display: str) -> tuple[Any, list[SpecError]]:
     try:
         if path.suffix == ".json":
             return _json_with_lines(text, display)
-        return YAML(typ="rt", pure=True).load(text), []
+        return _parse_yaml(text), []
     except json.JSONDecodeError as exc:
         return None, [SpecError(display, "", f"invalid JSON: {exc.msg}", "fix the JSON syntax", exc.lineno)]
     except MarkedYAMLError as exc:
@@ -79,6 +80,16 @@ def read_document(path: Path, display: str) -> tuple[Any, list[SpecError]]:
     except Exception as exc:  # ruamel raises a few unmarked errors (bad tags)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         return None, [SpecError(display, "", f"invalid YAML: {first}", "fix the YAML syntax")]
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_yaml(text: str) -> Any:
+    """The round-trip document of `text` (keys keep their lines). One parse per distinct text in a
+    process: ruamel's pure-Python reader takes ~5 ms per file, and a project load reads ~40 files,
+    most of them again and again within one command (validate, then synth) or test run. The
+    document is shared, so no caller may change it: models are validated from a plain copy
+    (`_plain`), and errors only read lines from it. A parse error is raised again each time."""
+    return YAML(typ="rt", pure=True).load(text)
 
 
 class _DuplicateKey(ValueError):
@@ -103,7 +114,7 @@ def _json_with_lines(text: str, display: str) -> tuple[Any, list[SpecError]]:
                                 "keep one of them (JSON parsers disagree on which one wins)",
                                 _second_line_of(text, key))]
     try:
-        located = YAML(typ="rt", pure=True).load(text)
+        located = _parse_yaml(text)
     except Exception:  # noqa: BLE001 - valid JSON that YAML reads otherwise (tabs): values without lines
         return values, []
     # The YAML reading carries the lines; it is used only where it reads the same values.

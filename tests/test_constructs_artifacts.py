@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from aws_cdk import Environment as StackTarget
 from aws_cdk import Stack
 from aws_cdk import aws_kms as kms
@@ -30,6 +31,8 @@ from stacks.constructs.pinned_model_package import (
 )
 from stacks.constructs.secure_bucket import SecureBucket, SecureBucketProps
 from stacks.environment_app import new_app
+
+pytestmark = pytest.mark.xdist_group("cdk")  # builds stacks in this process: see conftest.py
 
 
 def bare_stack() -> Stack:

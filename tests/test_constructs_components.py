@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from aws_cdk import aws_iam as iam, aws_sns as sns
 from aws_cdk.assertions import Match, Template
 from test_constructs_endpoint import bare_stack
@@ -13,6 +14,8 @@ from stacks.constructs.base_component import BaseComponent, BaseComponentProps
 from stacks.constructs.component_alarms import ComponentAlarms, ComponentAlarmsProps
 from stacks.constructs.component_host import ComponentHost, ComponentHostProps
 from stacks.constructs.component_scaling import ComponentScaling, ComponentScalingProps
+
+pytestmark = pytest.mark.xdist_group("cdk")  # builds stacks in this process: see conftest.py
 
 PACKAGE = "arn:aws:sagemaker:us-east-1:111111111111:model-package/dev-m/1"
 SUBNET, GROUP = "subnet-0a1b2c3d4e5f60718", "sg-0c3d4e5f60718293a"

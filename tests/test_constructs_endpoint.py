@@ -39,6 +39,8 @@ from stacks.constructs.llm_endpoint import (
 )
 from stacks.environment_app import new_app
 
+pytestmark = pytest.mark.xdist_group("cdk")  # builds stacks in this process: see conftest.py
+
 KEY = "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 PACKAGE = "arn:aws:sagemaker:us-east-1:111111111111:model-package/dev-m/1"
 ONE_ALARM = ["e-5xx"]

@@ -18,6 +18,8 @@ from config.errors import SpecErrors
 from config.project import load_project
 from conftest import ROOT
 
+pytestmark = pytest.mark.xdist_group("cdk")  # builds stacks in this process: see conftest.py
+
 
 @pytest.fixture(scope="module")
 def project():

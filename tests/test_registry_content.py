@@ -20,6 +20,8 @@ from stacks.constructs.model_package_group import ModelPackageGroup, ModelPackag
 from stacks.constructs.pinned_model_package import PinnedModelPackage, PinnedModelPackageProps
 from stacks.environment_app import new_app
 
+pytestmark = pytest.mark.xdist_group("cdk")  # builds stacks in this process: see conftest.py
+
 PROJECT = load_project(ROOT)
 SCHEMA_1 = PROJECT.pins[("llama-3-2-3b-instruct", "v1")]  # the repo's pins: schema 1, derived by registry_v1
 

@@ -15,6 +15,8 @@ from config_helpers import DEV, copy_tree, one
 from stacks.artifacts_stack import ArtifactsStack, ArtifactsStackProps
 from stacks.environment_app import new_app
 
+pytestmark = pytest.mark.xdist_group("cdk")  # builds stacks in this process: see conftest.py
+
 PROJECT = load_project(ROOT)
 DEV_ENV = PROJECT.environments["dev"]
 V1 = PROJECT.pins[("llama-3-2-3b-instruct", "v1")]

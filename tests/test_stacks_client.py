@@ -14,6 +14,8 @@ from conftest import resources
 from pinned_llama_client.settings import Routing, Settings
 from stacks.constructs.application_access import ApplicationAccess, ApplicationAccessProps
 
+pytestmark = pytest.mark.xdist_group("cdk")  # builds stacks in this process: see conftest.py
+
 
 def parameter(template: dict, name: str) -> dict:
     found = [r["Properties"] for r in resources(template, "AWS::SSM::Parameter").values()

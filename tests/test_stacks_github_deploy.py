@@ -15,6 +15,8 @@ from conftest import ROOT, only, resources
 
 from config.github import OIDC_AUDIENCE, OIDC_HOST
 
+pytestmark = pytest.mark.xdist_group("cdk")  # builds stacks in this process: see conftest.py
+
 ENVS = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}
 SUBJECTS = {"dev": "repo:example-org/pinned-llama:ref:refs/heads/main",
             "staging": "repo:example-org/pinned-llama:ref:refs/heads/main",

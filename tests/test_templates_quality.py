@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from cfnlint.api import ManualArgs, lint
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from conftest import ROOT, resources
@@ -25,6 +24,8 @@ def test_the_example_app_has_these_stacks(templates):
 @pytest.mark.slow  # ~1.5 s a template, 17 templates: the full tier (make test, CI) runs it
 @pytest.mark.parametrize("stack", STACKS)
 def test_cfn_lint_finds_nothing(templates, stack):
+    from cfnlint.api import ManualArgs, lint  # here: importing cfn-lint costs each fast-tier worker ~0.8 s
+
     matches = lint(json.dumps(templates[stack]), config=ManualArgs(regions=["us-east-1"]))
     assert [f"{m.rule.id} {m.message}" for m in matches] == []
 

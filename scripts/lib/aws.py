@@ -35,11 +35,28 @@ def data_plane_client(service: str, region: str | None, endpoint_url: str | None
 
 
 def _new(service: str, region: str | None, endpoint_url: str | None, **config: Any):
+    """A client from a session of its own (boto3 sessions are not thread-safe to create clients from)
+    that shares this process's one botocore data loader."""
     import boto3
+    import botocore.session
     from botocore.config import Config
 
-    return boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint_url,
-                                          config=Config(**config))
+    session = botocore.session.Session()
+    session.register_component("data_loader", _loader())
+    return boto3.session.Session(botocore_session=session).client(
+        service, region_name=region, endpoint_url=endpoint_url, config=Config(**config))
+
+
+@lru_cache(maxsize=1)
+def _loader():
+    """botocore's loader of its JSON models (endpoints, partitions, service models), made once: a
+    new session would read and parse them again, ~25 ms for SageMaker's model alone, for every
+    client. botocore's own sessions share one loader the same way for all their clients."""
+    import botocore.loaders
+    import botocore.session
+
+    # The search path a session would use: AWS_DATA_PATH or the config file's data_path, then botocore's.
+    return botocore.loaders.create_loader(botocore.session.Session().get_config_variable("data_path"))
 
 
 def is_aws_error(exc: BaseException) -> bool:
