@@ -42,12 +42,13 @@ def client_parameter_prefix(env: str, endpoint_id: str) -> str:
 
 def client_log_group(env: str, endpoint_id: str) -> str:
     """Where applications may send the client's EMF lines (CloudWatchLogsSink), and shadow-report reads them."""
-    return f"/{PREFIX}/{env}/{endpoint_id}/client"
+    return f"{client_parameter_prefix(env, endpoint_id)}client"
 
 
 def client_policy(env: str, endpoint_id: str) -> str:
-    """The managed policy an application role attaches to use the client on this endpoint."""
-    return f"{PREFIX}-{env}-{endpoint_id}-client"
+    """The managed policy an application role attaches to use the client on this endpoint (named
+    after the endpoint's stack, which creates it)."""
+    return f"{endpoint_stack(env, endpoint_id)}-client"
 
 
 def github_deploy_stack(env: str) -> str:
@@ -124,19 +125,25 @@ def adapter_prefix(model: str, adapter: str, version: str) -> str:
     return f"{model}/adapters/{adapter}/{version}/"
 
 
+def _lock_file(owner: str, kind: str = "") -> str:
+    """<owner>[.<kind>].lock: the one rule for the lock files in history/.locks/ of a checkout, so
+    each kind of lock (promotion, `route`, config edit) gets its own file per owner."""
+    return f"{owner}.{kind}.lock" if kind else f"{owner}.lock"
+
+
 def route_lock_file(env: str, endpoint_id: str) -> str:
     """The `route` lock of one endpoint in a checkout (history/.locks/<this>)."""
-    return f"{env}-{endpoint_id}.route.lock"
+    return _lock_file(f"{env}-{endpoint_id}", "route")
 
 
 def lock_file(env: str, endpoint_id: str) -> str:
     """The promotion lock of one endpoint in a checkout (history/.locks/<this>)."""
-    return f"{env}-{endpoint_id}.lock"
+    return _lock_file(f"{env}-{endpoint_id}")
 
 
 def config_lock_file(env: str) -> str:
     """The lock every edit of environments/<env>.yaml takes in a checkout (history/.locks/<this>)."""
-    return f"{env}.config.lock"
+    return _lock_file(env, "config")
 
 
 # Keys that name a pinned version on what AWS holds: a registry package's CustomerMetadataProperties

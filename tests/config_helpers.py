@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # plain `pytest` (not `python -m pytest`) from another directory
     sys.path.insert(0, str(REPO))
@@ -37,6 +39,7 @@ PIN_1B = "model_artifacts/llama-3-2-1b-instruct/v1.yaml"  # TGI
 PIN_3B = "model_artifacts/llama-3-2-3b-instruct/v1.yaml"  # LMI
 MODEL_3B = "llama-3-2-3b-instruct"
 MODEL_1B = "llama-3-2-1b-instruct"
+EP = "endpoints.intent-3b"  # the field path of the examples' endpoint most tests break
 
 
 def _yaml() -> YAML:
@@ -153,6 +156,12 @@ def copy_tree(dest: Path) -> Tree:
     for part in ("environments", "model_artifacts"):
         shutil.copytree(REPO / part, dest / part)
     return Tree(dest)
+
+
+@pytest.fixture
+def tree(tmp_path) -> Tree:
+    """A fresh copy of the examples for each test (`from config_helpers import tree`: pytest registers it)."""
+    return copy_tree(tmp_path)
 
 
 def one(errors: list[SpecError], file: str, field: str, problem: str = "", fix: str = "") -> SpecError:

@@ -5,7 +5,9 @@ and the model packages, endpoint configs and deployment configs the tests deploy
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Callable
 
 import pytest
 from botocore.config import Config
@@ -31,8 +33,6 @@ TRUST_SAGEMAKER = {"Version": "2012-10-17", "Statement": [
 
 
 def create_role(emulator, name: str = "exec", policy: dict | None = READ_ALARMS) -> str:
-    import json
-
     iam = emulator.client("iam")
     arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST_SAGEMAKER))["Role"]["Arn"]
     if policy is not None:
@@ -114,6 +114,27 @@ def in_service(emu, sm, name: str = "ep", version: int = 1) -> None:
     sm.create_endpoint(EndpointName=name, EndpointConfigName=config(sm, version))
     emu.advance(TIMINGS.create_s)
     assert sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"
+
+
+def reviewed_template(stack: str) -> dict:
+    """The reviewed template of `stack`: its snapshot in SNAPSHOTS."""
+    return json.loads((SNAPSHOTS / f"test_template_matches_reviewed_snapshot[{stack}].json").read_text())
+
+
+def trimmed_template_of(stack: str, types: tuple[str, ...], package_arn: str, edit: Callable[[dict], dict]) -> dict:
+    """The reviewed template of `stack` cut to the resources of `types`, each passed through `edit`
+    (-> the resource to keep), then the model's role and package replaced by literals: ROLE and
+    `package_arn`."""
+    kept = {}
+    for logical_id, resource in reviewed_template(stack)["Resources"].items():
+        if resource["Type"] not in types:
+            continue
+        resource = edit(resource)
+        if resource["Type"] == "AWS::SageMaker::Model":
+            resource["Properties"]["ExecutionRoleArn"] = ROLE
+            resource["Properties"]["PrimaryContainer"]["ModelPackageName"] = package_arn
+        kept[logical_id] = resource
+    return {"AWSTemplateFormatVersion": "2010-09-09", "Resources": kept}
 
 
 def stage(sm, name: str = "ep") -> str:

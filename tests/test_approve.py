@@ -29,27 +29,32 @@ def pending(env) -> Path:
     return path
 
 
+def register_pending_versions(sm) -> dict[str, str]:
+    """GROUP with v1 and v2 awaiting approval, as `pin` registers them -> {version: package ARN}."""
+    sm.create_model_package_group(ModelPackageGroupName=GROUP)
+    arns = {}
+    for version, digest in (("v1", "1" * 64), ("v2", "2" * 64)):
+        arns[version] = sm.create_model_package(
+            ModelPackageGroupName=GROUP, ModelApprovalStatus="PendingManualApproval",
+            InferenceSpecification={"Containers": [{"Image": f"763104351884.dkr.ecr.us-east-1.amazonaws.com/"
+                                                             f"djl-inference@sha256:{digest}"}],
+                                    "SupportedContentTypes": ["application/json"],
+                                    "SupportedResponseMIMETypes": ["application/json"]},
+            CustomerMetadataProperties={"pin-model": MODEL, "pin-version": version,
+                                        "pin-manifest-sha256": V2_HASH if version == "v2" else "0" * 64},
+        )["ModelPackageArn"]
+    return arns
+
+
 @pytest.fixture
 def registry(env):
     from moto import mock_aws
 
-    with mock_aws():
-        from scripts.lib.aws import client
+    from scripts.lib.aws import client
 
+    with mock_aws():
         sm = client("sagemaker", "us-east-1")
-        sm.create_model_package_group(ModelPackageGroupName=GROUP)
-        arns = {}
-        for version, digest in (("v1", "1" * 64), ("v2", "2" * 64)):
-            arns[version] = sm.create_model_package(
-                ModelPackageGroupName=GROUP, ModelApprovalStatus="PendingManualApproval",
-                InferenceSpecification={"Containers": [{"Image": f"763104351884.dkr.ecr.us-east-1.amazonaws.com/"
-                                                                 f"djl-inference@sha256:{digest}"}],
-                                        "SupportedContentTypes": ["application/json"],
-                                        "SupportedResponseMIMETypes": ["application/json"]},
-                CustomerMetadataProperties={"pin-model": MODEL, "pin-version": version,
-                                            "pin-manifest-sha256": V2_HASH if version == "v2" else "0" * 64},
-            )["ModelPackageArn"]
-        yield sm, arns
+        yield sm, register_pending_versions(sm)
 
 
 def make_report(tmp_path: Path, **changes) -> Path:

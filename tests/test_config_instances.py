@@ -7,19 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from config_helpers import DEV, PIN_3B, Tree, copy_tree, one
+from config_helpers import DEV, EP, PIN_3B, one
+from config_helpers import tree  # noqa: F401 (fixture)
 
 from config.catalog import INSTANCES
 from config.loader import require
 from config.manifest_io import render, seal
 from config.pin import Pin
-
-EP = "endpoints.intent-3b"
-
-
-@pytest.fixture
-def tree(tmp_path) -> Tree:
-    return copy_tree(tmp_path)
 
 
 # --- instance types and GPU memory ---------------------------------------------------------------

@@ -27,13 +27,7 @@ from config.pin import Pin, PinnedContent
 
 pytestmark = pytest.mark.slow  # full tier: generated examples (hypothesis), each a project load
 
-EP = "endpoints.intent-3b"
 FAST = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-@pytest.fixture
-def tree(tmp_path) -> Tree:
-    return copy_tree(tmp_path)
 
 
 # --- properties ------------------------------------------------------------------------------------
@@ -72,6 +66,26 @@ def shared_tree(tmp_path_factory) -> Tree:
     return copy_tree(tmp_path_factory.mktemp("shared"))
 
 
+def _set(node, path: tuple, value) -> None:
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+
+
+def _refused_alone(tree: Tree, rel: str, model: type, path: tuple, value) -> SpecErrors:
+    """Set `path` in `rel` to `value` (round-trip edit), check the file alone as load_project does
+    (it must raise SpecErrors, returned) and put the file back."""
+    original = tree.text(rel)
+    try:
+        with tree.yaml(rel) as doc:
+            _set(doc, path, value)
+        with pytest.raises(SpecErrors) as caught:
+            require(model, tree.path(rel), rel)  # what load_project does per file
+    finally:
+        tree.write(rel, original)
+    return caught.value
+
+
 def _assert_reported(caught: SpecErrors, rel: str) -> None:
     lines = str(caught).splitlines()
     assert len(lines) == len(caught.errors) >= 1
@@ -87,20 +101,10 @@ def test_junk_in_numeric_fields_is_always_reported_as_spec_errors(shared_tree, d
     path, integer = data.draw(st.sampled_from(sorted(NUMERIC_FIELDS.items())))
     value = data.draw(_junk(integer) if path[-1] != "target" else _junk(False).filter(
         lambda v: not (isinstance(v, int) and v > 0)))
-    original = shared_tree.text(DEV)
-    try:
-        with shared_tree.yaml(DEV) as doc:
-            node = doc
-            for part in path[:-1]:
-                node = node[part]
-            node[path[-1]] = value
-        with pytest.raises(SpecErrors) as caught:
-            require(Environment, shared_tree.path(DEV), DEV)  # what load_project does per file
-    finally:
-        shared_tree.write(DEV, original)
-    _assert_reported(caught.value, DEV)
+    caught = _refused_alone(shared_tree, DEV, Environment, path, value)
+    _assert_reported(caught, DEV)
     dotted = ".".join(path)  # the field itself, or its parent for a cross-field rule (min > max)
-    assert any(dotted == e.field or dotted.startswith(e.field + ".") for e in caught.value.errors), caught.value
+    assert any(dotted == e.field or dotted.startswith(e.field + ".") for e in caught.errors), caught
 
 
 @FAST
@@ -234,18 +238,7 @@ def test_any_change_of_pinned_content_changes_the_hash_and_is_caught(shared_tree
         assume(False)  # e.g. renamed config.json: invalid for other reasons, covered above
     assert new.manifest_sha256 != old_hash
     # the same change made by hand in the file (old hash kept) is refused
-    original = shared_tree.text(rel)
-    try:
-        with shared_tree.yaml(rel) as doc:
-            node = doc
-            for part in path[:-1]:
-                node = node[part]
-            node[path[-1]] = changed
-        with pytest.raises(SpecErrors) as caught:
-            require(Pin, shared_tree.path(rel), rel)  # what load_project does per pin, one file only
-    finally:
-        shared_tree.write(rel, original)
-    one(caught.value.errors, rel, "manifest_sha256", "does not match")
+    one(_refused_alone(shared_tree, rel, Pin, path, changed).errors, rel, "manifest_sha256", "does not match")
 
 
 def test_seal_ignores_the_approval_record():

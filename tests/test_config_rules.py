@@ -8,20 +8,11 @@ test_config_validation.py: a copy of the repo's examples with one thing broken.
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, settings
 
-from config_helpers import (DEV, MODEL_3B, PIN_1B, PIN_3B, PROD, STAGING, Tree, copy_tree,
-                          line_of, one)
+from config_helpers import DEV, EP, MODEL_3B, PIN_1B, PIN_3B, PROD, STAGING, Tree, line_of, one
+from config_helpers import tree  # noqa: F401 (fixture)
 
 from config.errors import SpecErrors
-
-EP = "endpoints.intent-3b"
-FAST = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-@pytest.fixture
-def tree(tmp_path) -> Tree:
-    return copy_tree(tmp_path)
 
 
 # --- versions, approval, production rules --------------------------------------------------------

@@ -13,24 +13,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import HealthCheck, settings
 
-from config_helpers import (DEV, MODEL_1B, MODEL_3B, PIN_1B, PIN_3B, PROD, STAGING, Tree, copy_tree,
-                          line_of, one, read_data)
+from config_helpers import (DEV, EP, MODEL_1B, MODEL_3B, PIN_1B, PIN_3B, PROD, STAGING, line_of, one,
+                            read_data)
+from config_helpers import tree  # noqa: F401 (fixture)
 
 from pydantic import ValidationError
 from ruamel.yaml.comments import CommentedMap
 
 from config.environment import Autoscaling, Environment
 from config.manifest_io import seal
-
-EP = "endpoints.intent-3b"
-FAST = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-@pytest.fixture
-def tree(tmp_path) -> Tree:
-    return copy_tree(tmp_path)
 
 
 # --- the examples themselves -------------------------------------------------------------------

@@ -88,22 +88,17 @@ def test_all_at_once_has_no_sizes_and_bakes_for_the_termination_wait():
     assert policy["TerminationWaitInSeconds"] == 300 and policy["MaximumExecutionTimeoutInSeconds"] == 7200
 
 
-def test_canary_sets_canary_size_only():
+@pytest.mark.parametrize("strategy, size_field, routing_type, size_key, percent", [
+    (Strategy.CANARY, "canary_size", "CANARY", "CanarySize", 20),
+    (Strategy.LINEAR, "linear_step", "LINEAR", "LinearStepSize", 25),
+], ids=["canary", "linear"])
+def test_canary_and_linear_set_their_own_size_only(strategy, size_field, routing_type, size_key, percent):
     stack = bare_stack()
-    endpoint(stack, deployment=Deployment(strategy=Strategy.CANARY,
-                                          canary_size=TrafficSize(type="capacity-percent", value=20)))
+    endpoint(stack, deployment=Deployment(strategy=strategy,
+                                          **{size_field: TrafficSize(type="capacity-percent", value=percent)}))
     routing = blue_green(Template.from_stack(stack))["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
-    assert routing == {"Type": "CANARY", "WaitIntervalInSeconds": 600,
-                       "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 20}}
-
-
-def test_linear_sets_linear_step_size_only():
-    stack = bare_stack()
-    endpoint(stack, deployment=Deployment(strategy=Strategy.LINEAR,
-                                          linear_step=TrafficSize(type="capacity-percent", value=25)))
-    routing = blue_green(Template.from_stack(stack))["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
-    assert routing == {"Type": "LINEAR", "WaitIntervalInSeconds": 600,
-                       "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 25}}
+    assert routing == {"Type": routing_type, "WaitIntervalInSeconds": 600,
+                       size_key: {"Type": "CAPACITY_PERCENT", "Value": percent}}
 
 
 # --- LlmEndpoint: rollback alarms (SageMaker takes 1-10) ----------------------------------------------

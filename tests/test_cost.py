@@ -43,6 +43,19 @@ def schedule(name, cron, low, high, zone="UTC") -> ScalingSchedule:
     return ScalingSchedule(name=name, cron=cron, min=low, max=high, timezone=zone)
 
 
+def nights_and_days(low: int, high: int, target: int, wait_seconds: int, baking_seconds: int) -> Endpoint:
+    """Instances `low`-`high` scaled on concurrent requests (`target`), with two Berlin schedules: nights
+    (from 19:00 on weekdays) at 1-1, days (from 08:00) at `low`-`high`; all-at-once deployments."""
+    return endpoint(instances={"initial": low, "min": low, "max": high},
+                    autoscaling={"metric": "concurrent-requests", "target": target, "schedules": [
+                        {"name": "nights", "cron": "0 19 ? * MON-FRI *", "min": 1, "max": 1,
+                         "timezone": "Europe/Berlin"},
+                        {"name": "days", "cron": "0 8 ? * MON-FRI *", "min": low, "max": high,
+                         "timezone": "Europe/Berlin"}]},
+                    deployment={"strategy": "all-at-once", "wait_seconds": wait_seconds,
+                                "baking_seconds": baking_seconds})
+
+
 def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
     result = cli_helpers.run_cli(*args)
     return result.code, result.out, result.err
@@ -103,11 +116,7 @@ def test_schedules_and_scale_out_by_hand():
     # scale-out: 55 busy h/week in the 2-6 schedule at 3 instances: (3 - 2) x 55 = 55 h/week = 238.9881 h/month
     # promotions: 2 x 2 instances (instances.min) x (120 + 300) s = 0.4667 h
     # total: 1208.4429 h x $1.515 = $1,830.79
-    e = endpoint(instances={"initial": 2, "min": 2, "max": 6},
-                 autoscaling={"metric": "concurrent-requests", "target": 2, "schedules": [
-                     {"name": "nights", "cron": "0 19 ? * MON-FRI *", "min": 1, "max": 1, "timezone": "Europe/Berlin"},
-                     {"name": "days", "cron": "0 8 ? * MON-FRI *", "min": 2, "max": 6, "timezone": "Europe/Berlin"}]},
-                 deployment={"strategy": "all-at-once", "wait_seconds": 120, "baking_seconds": 300})
+    e = nights_and_days(2, 6, target=2, wait_seconds=120, baking_seconds=300)
     cost = endpoint_cost(Plan.of("x", e, 1.515), Workload(10_512_000, 300, 5), promotions_per_month=2)
     assert cost.instances_needed == 3
     assert cost.base_instance_hours == pytest.approx(968.9881, abs=1e-4)
@@ -140,11 +149,7 @@ def test_busy_hours_beyond_the_working_schedule_spill_into_the_night_and_hit_its
     # dev shape with schedules: days (55 h) 1-2, nights (113 h) 1-1; 60 busy hours -> 55 in days + 5 in nights.
     # 10M calls: 10,000,000 / 2,628,000 s = 3.805 calls/s x 3 x 0.5 s = 5.71 concurrent; target 4 -> 2 instances.
     # scale-out: (2 - 1) x 55 h in days + (1 - 1) x 5 h in nights = 55 h/week; nights cap the peak at 1: flagged.
-    e = endpoint(instances={"initial": 1, "min": 1, "max": 2},
-                 autoscaling={"metric": "concurrent-requests", "target": 4, "schedules": [
-                     {"name": "nights", "cron": "0 19 ? * MON-FRI *", "min": 1, "max": 1, "timezone": "Europe/Berlin"},
-                     {"name": "days", "cron": "0 8 ? * MON-FRI *", "min": 1, "max": 2, "timezone": "Europe/Berlin"}]},
-                 deployment={"strategy": "all-at-once", "wait_seconds": 60, "baking_seconds": 120})
+    e = nights_and_days(1, 2, target=4, wait_seconds=60, baking_seconds=120)
     cost = endpoint_cost(Plan.of("x", e, 1.408), Workload(10_000_000, 300, 5, busy_hours_per_week=60), 0)
     assert cost.instances_needed == 2 and cost.busy_hours_placed == {"days": 55.0, "nights": 5.0}
     assert cost.scale_out_instance_hours == pytest.approx(55 * HOURS_PER_MONTH / 168) and cost.capacity_exceeded

@@ -12,7 +12,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from emulator_helpers import DIGESTS, NO_RETRIES, ROLE, SNAPSHOTS, TIMINGS, package, resolved
+from emulator_helpers import DIGESTS, NO_RETRIES, TIMINGS, package, resolved, reviewed_template, trimmed_template_of
 from emulator_helpers import cw, emu, sm  # noqa: F401 (fixtures)
 from localaws.emulator import AwsEmulator
 
@@ -23,25 +23,20 @@ pytestmark = pytest.mark.slow  # full tier: starts the emulator (moto server in 
 def trimmed_template(package_arn: str, version: str) -> dict:
     """The reviewed dev-intent-3b template cut to what the SageMaker path needs:
     alarms, model, endpoint config, endpoint (imports and the role replaced by literals)."""
-    template = json.loads((SNAPSHOTS / "test_template_matches_reviewed_snapshot[llama-dev-intent-3b].json").read_text())
-    kept = {}
-    for logical_id, resource in template["Resources"].items():
-        if resource["Type"] not in ("AWS::CloudWatch::Alarm", "AWS::SageMaker::Model",
-                                    "AWS::SageMaker::EndpointConfig", "AWS::SageMaker::Endpoint"):
-            continue
+    def edit(resource: dict) -> dict:
         props = resource["Properties"]
         props.pop("AlarmActions", None)
         props.pop("OKActions", None)
-        if resource["Type"] == "AWS::SageMaker::Model":
-            props["ExecutionRoleArn"] = ROLE
-            props["PrimaryContainer"]["ModelPackageName"] = package_arn
         if resource["Type"] == "AWS::SageMaker::EndpointConfig":
             props["DataCaptureConfig"].pop("KmsKeyId")
         for tag in props.get("Tags", []):
             if tag["Key"] == "model-version":
                 tag["Value"] = version
-        kept[logical_id] = resource
-    return {"AWSTemplateFormatVersion": "2010-09-09", "Resources": kept}
+        return resource
+
+    return trimmed_template_of("llama-dev-intent-3b", ("AWS::CloudWatch::Alarm", "AWS::SageMaker::Model",
+                                                       "AWS::SageMaker::EndpointConfig", "AWS::SageMaker::Endpoint"),
+                               package_arn, edit)
 
 
 @pytest.mark.parametrize("alarm_fires", [False, True])
@@ -89,10 +84,6 @@ def test_cloudformation_update_becomes_an_update_endpoint(emu, sm, cw, alarm_fir
 
 
 # ----- the dev stacks as the CDK CLI deploys them: change sets, exports, another account
-def snapshot(stack: str) -> dict:
-    return json.loads((SNAPSHOTS / f"test_template_matches_reviewed_snapshot[{stack}].json").read_text())
-
-
 def deploy_by_change_set(cfn, stack: str, template: dict, kind: str) -> None:
     """As the CDK CLI does: one change set name for every stack, the old one deleted (and
     waited for) first, BootstrapVersion kept with UsePreviousValue on updates."""
@@ -116,14 +107,14 @@ def test_dev_stacks_deploy_by_change_set_into_the_dev_account():
         try:
             assert sts.get_caller_identity()["Account"] == "111111111111"
             ssm.put_parameter(Name="/cdk-bootstrap/hnb659fds/version", Value="30", Type="String")
-            deploy_by_change_set(cfn, "llama-dev-artifacts", snapshot("llama-dev-artifacts"), "CREATE")
+            deploy_by_change_set(cfn, "llama-dev-artifacts", reviewed_template("llama-dev-artifacts"), "CREATE")
             exports = {e["Name"]: e["Value"] for e in cfn.list_exports()["Exports"]}
             v1 = next(v for k, v in exports.items() if "323binstructv1" in k)
             v2 = next(v for k, v in exports.items() if "323binstructv2" in k)
             assert v1.endswith("model-package/dev-llama-3-2-3b-instruct/1")
             assert sm.describe_model_package(ModelPackageName=v2)["ModelApprovalStatus"] == "Approved"
 
-            template = snapshot("llama-dev-intent-3b")
+            template = reviewed_template("llama-dev-intent-3b")
             deploy_by_change_set(cfn, "llama-dev-intent-3b", template, "CREATE")
             described = sm.describe_endpoint(EndpointName="dev-intent-3b")
             assert described["EndpointStatus"] == "Creating"

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from component_emulator_helpers import (RUNTIME_NO_RETRIES, copies, invoke, ready, served_by, status,
                                         versioned_model)
-from emulator_helpers import NO_RETRIES, ROLE, SNAPSHOTS, TIMINGS
+from emulator_helpers import NO_RETRIES, ROLE, TIMINGS, trimmed_template_of
 from emulator_helpers import cw, emu, sm  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.slow  # full tier: starts the emulator (moto server in this process)
@@ -125,29 +125,23 @@ def test_more_copies_need_another_instance_first(emu, sm):
 # ----- CloudFormation: the reviewed dev intents-lora template
 def trimmed_template(package_arn: str, adapter_version: str = "v1") -> dict:
     """The reviewed llama-dev-intents-lora template with imports, role and topics replaced by literals."""
-    template = json.loads((SNAPSHOTS / "test_template_matches_reviewed_snapshot[llama-dev-intents-lora].json")
-                          .read_text())
-    kept = {}
-    for logical_id, resource in template["Resources"].items():
-        if resource["Type"] not in ("AWS::CloudWatch::Alarm", "AWS::SageMaker::Model",
-                                    "AWS::SageMaker::EndpointConfig", "AWS::SageMaker::Endpoint",
-                                    "AWS::SageMaker::InferenceComponent",
-                                    "AWS::ApplicationAutoScaling::ScalableTarget",
-                                    "AWS::ApplicationAutoScaling::ScalingPolicy"):
-            continue
+    def edit(resource: dict) -> dict:
         resource = json.loads(json.dumps(resource).replace("support-intents/v1/", f"support-intents/{adapter_version}/"))
         props = resource["Properties"]
         if resource["Type"] == "AWS::CloudWatch::Alarm" and "no-capacity" not in props["AlarmName"]:
             props.pop("AlarmActions", None)
             props.pop("OKActions", None)
-        if resource["Type"] == "AWS::SageMaker::Model":
-            props["ExecutionRoleArn"] = ROLE
-            props["PrimaryContainer"]["ModelPackageName"] = package_arn
         if resource["Type"] == "AWS::SageMaker::EndpointConfig":
             props["ExecutionRoleArn"] = ROLE
         resource.pop("DependsOn", None) if resource["Type"] == "AWS::SageMaker::Model" else None
-        kept[logical_id] = resource
-    return {"AWSTemplateFormatVersion": "2010-09-09", "Resources": kept}
+        return resource
+
+    return trimmed_template_of("llama-dev-intents-lora", ("AWS::CloudWatch::Alarm", "AWS::SageMaker::Model",
+                                                          "AWS::SageMaker::EndpointConfig", "AWS::SageMaker::Endpoint",
+                                                          "AWS::SageMaker::InferenceComponent",
+                                                          "AWS::ApplicationAutoScaling::ScalableTarget",
+                                                          "AWS::ApplicationAutoScaling::ScalingPolicy"),
+                               package_arn, edit)
 
 
 def package_of(sm, version: str) -> str:

@@ -7,13 +7,20 @@ from __future__ import annotations
 
 import getpass
 import subprocess
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from scripts.lib.output import Output
 from scripts.lib.repo import repo_root
+
+if TYPE_CHECKING:  # annotations only: the commands import their modules lazily
+    from config.errors import SpecError
+    from config.evaluation import EvaluationThresholds
+    from config.pin import Approval
 
 HELP = """Approve (or --reject) a pinned version (--model M) or adapter version (--adapter A),
 with an evaluation report as evidence.
@@ -63,7 +70,6 @@ Example:
 def command(model: str | None, adapter: str | None, version: str, report_path: Path, reject: bool, by: str | None,
             env_name: str | None, json_mode: bool | None) -> None:
     from scripts.evaluation import approval as ap
-    from config.loader import require
     from config.pin import Pin
 
     out = Output(json_mode)
@@ -76,13 +82,8 @@ def command(model: str | None, adapter: str | None, version: str, report_path: P
     if adapter:
         return _approve_adapter(out, root, adapter, version, report_path, reject, by, env_name)
     path = ap.pin_file(root, model, version)
-    pin_shown = _shown(path, root)
-    pin = require(Pin, path, pin_shown)
-    evidence = ap.load_report(report_path, _shown(report_path, root))
-    thresholds, source = ap.configured_thresholds(root, evidence.report)
-    ap.raise_all(ap.refusals(evidence, pin, pin_shown, thresholds, source, reject))
-    decision = ap.new_approval(reject, by or _who(), datetime.now(timezone.utc).replace(microsecond=0),
-                               ap.evidence_text(evidence))
+    pin, pin_shown, decision, source = _decide(root, path, Pin, report_path, reject, by, ap.configured_thresholds,
+                                               ap.refusals)
     registry = None
     if env_name is not None:
         registry = _set_registry(root, env_name, pin, decision)
@@ -101,7 +102,6 @@ def _approve_adapter(out: Output, root: Path, adapter: str, version: str, report
     no registry (adapters are not packages: --env is refused)."""
     from config.adapter_pin import AdapterPin
     from config.adapters import adapter_pin_path
-    from config.loader import require
     from config.project import PINS_DIR
     from scripts.evaluation import approval as ap
     from scripts.evaluation import component_approval as cap
@@ -116,19 +116,33 @@ def _approve_adapter(out: Output, root: Path, adapter: str, version: str, report
         raise UserError(f"--adapter: no adapter pin {adapter}/{version} under {PINS_DIR}/*/adapters/; fix: pin it "
                         "first (pin-adapter)")
     path = adapter_pin_path(root / PINS_DIR, *found[0])
-    shown = _shown(path, root)
-    pin = require(AdapterPin, path, shown)
-    evidence = ap.load_report(report_path, _shown(report_path, root))
-    thresholds, source = cap.component_thresholds(root, evidence.report)
-    ap.raise_all(cap.adapter_refusals(evidence, pin, shown, thresholds, source, reject))
-    decision = ap.new_approval(reject, by or _who(), datetime.now(timezone.utc).replace(microsecond=0),
-                               ap.evidence_text(evidence))
+    pin, shown, decision, source = _decide(root, path, AdapterPin, report_path, reject, by,
+                                           cap.component_thresholds, cap.adapter_refusals)
     ap.write_approval(path, shown, pin, decision, AdapterPin)
     out.event("recorded", f"{shown}: approval {decision.status.value} by {decision.by} at {decision.at.isoformat()}",
               file=shown, status=decision.status.value)
     out.result({"adapter": adapter, "version": version, "status": decision.status.value, "by": decision.by,
                 "at": decision.at.isoformat(), "evidence": decision.evidence, "thresholds_from": source,
                 "registry": None, "file": shown})
+
+
+def _decide(root: Path, path: Path, pin_type: type, report_path: Path, reject: bool, by: str | None,
+            thresholds_of: Callable[[Path, dict], tuple[EvaluationThresholds, str]],
+            refusals_of: Callable[..., list[SpecError]]) -> tuple[Any, str, Approval, str]:
+    """The pin, how it is shown, the decision and where its thresholds come from; refuses (exit 2)
+    a report that does not back it. One path for a model and an adapter pin: what differs (the pin's
+    type, where the thresholds are configured, what the report must match) is passed in."""
+    from config.loader import require
+    from scripts.evaluation import approval as ap
+
+    shown = _shown(path, root)
+    pin = require(pin_type, path, shown)
+    evidence = ap.load_report(report_path, _shown(report_path, root))
+    thresholds, source = thresholds_of(root, evidence.report)
+    ap.raise_all(refusals_of(evidence, pin, shown, thresholds, source, reject))
+    decision = ap.new_approval(reject, by or _who(), datetime.now(timezone.utc).replace(microsecond=0),
+                               ap.evidence_text(evidence))
+    return pin, shown, decision, source
 
 
 def _set_registry(root: Path, env_name: str, pin, decision) -> dict:

@@ -12,18 +12,20 @@ import hashlib
 import io
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from scripts.evaluation.dataset import read_input
 from scripts.evaluation.verdict import failed, threshold_checks
 from scripts.lib.aws import error_code
 from scripts.lib.errors import UserError
 from config.environment import Environment
 from config.errors import SpecError, SpecErrors
-from config.evaluation import EvaluationThresholds
+from config.evaluation import Evaluation, EvaluationThresholds
 from config.loader import require
 from config.manifest_io import write_atomic
 from config.pin import Approval, ApprovalStatus, Pin
@@ -54,11 +56,7 @@ def pin_file(root: Path, model: str, version: str) -> Path:
 
 
 def load_report(path: Path, shown: str) -> Evidence:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise UserError(f"--report: cannot read {shown} ({exc.strerror or exc.__class__.__name__}); "
-                        "fix: give the report.json that evaluate wrote") from None
+    raw = read_input(path, shown, "--report", "give the report.json that evaluate wrote")
     try:
         report = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -75,18 +73,29 @@ def load_report(path: Path, shown: str) -> Evidence:
 def configured_thresholds(root: Path, report: dict) -> tuple[EvaluationThresholds, str]:
     """The thresholds configured now for the endpoint the report ran on (the report's own only
     if that endpoint or its evaluation block no longer exists)."""
+    def evaluation(env: Environment) -> Evaluation | None:
+        endpoint = env.endpoints.get(report["endpoint"])
+        return endpoint.evaluation if endpoint is not None else None
+
+    return thresholds_in_force(root, report, evaluation)
+
+
+def thresholds_in_force(root: Path, report: dict, evaluation: Callable[[Environment], Evaluation | None],
+                        subject: str = "") -> tuple[EvaluationThresholds, str]:
+    """The thresholds of the evaluation block `evaluation` picks from the report's environment as
+    configured now, else the report's own. One path for a model's endpoint and an adapter's component
+    (component_approval.py); `subject` follows the endpoint in the error, e.g. " <component>"."""
     for suffix in SUFFIXES:
         path = root / ENVIRONMENTS_DIR / f"{report['environment']}{suffix}"
         if path.is_file():
-            env = require(Environment, path, f"{ENVIRONMENTS_DIR}/{path.name}")
-            endpoint = env.endpoints.get(report["endpoint"])
-            if endpoint is not None and endpoint.evaluation is not None:
-                return endpoint.evaluation.thresholds, f"{ENVIRONMENTS_DIR}/{path.name}"
+            block = evaluation(require(Environment, path, f"{ENVIRONMENTS_DIR}/{path.name}"))
+            if block is not None:
+                return block.thresholds, f"{ENVIRONMENTS_DIR}/{path.name}"
     try:
         return EvaluationThresholds.model_validate(report["thresholds"]), "the report"
     except ValueError:
-        raise UserError(f"--report: thresholds: unreadable and {report['environment']}/{report['endpoint']} has "
-                        "no evaluation block; fix: rerun evaluate") from None
+        raise UserError(f"--report: thresholds: unreadable and {report['environment']}/{report['endpoint']}"
+                        f"{subject} has no evaluation block; fix: rerun evaluate") from None
 
 
 def refusals(evidence: Evidence, pin: Pin, pin_shown: str, thresholds: EvaluationThresholds, source: str,

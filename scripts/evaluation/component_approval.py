@@ -14,11 +14,8 @@ from config.adapter_pin import AdapterPin
 from config.components import BASE_COMPONENT
 from config.environment import Environment
 from config.errors import SpecError
-from config.evaluation import EvaluationThresholds
-from config.loader import require
-from config.project import ENVIRONMENTS_DIR, SUFFIXES
-from scripts.evaluation.approval import Evidence, refusals
-from scripts.lib.errors import UserError
+from config.evaluation import Evaluation, EvaluationThresholds
+from scripts.evaluation.approval import Evidence, refusals, thresholds_in_force
 
 
 def adapter_refusals(evidence: Evidence, adapter: AdapterPin, shown: str, thresholds: EvaluationThresholds,
@@ -38,17 +35,13 @@ def adapter_refusals(evidence: Evidence, adapter: AdapterPin, shown: str, thresh
 
 
 def component_thresholds(root, report: dict) -> tuple[EvaluationThresholds, str]:
+    """The thresholds configured now for the component the report ran on, else the report's own
+    (the same reading as a model's, approval.thresholds_in_force)."""
     component = (report.get("component") or {}).get("id")
-    for suffix in SUFFIXES:
-        path = root / ENVIRONMENTS_DIR / f"{report['environment']}{suffix}"
-        if path.is_file():
-            env = require(Environment, path, f"{ENVIRONMENTS_DIR}/{path.name}")
-            endpoint = env.component_endpoints.get(report["endpoint"])
-            config = endpoint.components.get(component) if endpoint and component else None
-            if config is not None and config.evaluation is not None:
-                return config.evaluation.thresholds, f"{ENVIRONMENTS_DIR}/{path.name}"
-    try:
-        return EvaluationThresholds.model_validate(report["thresholds"]), "the report"
-    except ValueError:
-        raise UserError(f"--report: thresholds: unreadable and {report['environment']}/{report['endpoint']} "
-                        f"{component or BASE_COMPONENT} has no evaluation block; fix: rerun evaluate") from None
+
+    def evaluation(env: Environment) -> Evaluation | None:
+        endpoint = env.component_endpoints.get(report["endpoint"])
+        config = endpoint.components.get(component) if endpoint and component else None
+        return config.evaluation if config is not None else None
+
+    return thresholds_in_force(root, report, evaluation, f" {component or BASE_COMPONENT}")

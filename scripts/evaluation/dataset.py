@@ -40,13 +40,19 @@ class Dataset:
         return dict(sorted(counts.items()))
 
 
+def read_input(path: Path, shown: str, option: str, fix: str) -> bytes:
+    """The bytes of a file named on the command line. Shared by the dataset and the evaluation
+    report (approval.py): an unreadable one is the user's error (exit 2), named by its option."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"{option}: cannot read {shown} ({exc.strerror or exc.__class__.__name__}); "
+                        f"fix: {fix}") from None
+
+
 def load_dataset(path: Path, labels: list[str], shown: str | None = None) -> Dataset:
     shown = shown or str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise UserError(f"--dataset: cannot read {shown} ({exc.strerror or exc.__class__.__name__}); "
-                        "fix: give the path of a .jsonl file") from None
+    raw = read_input(path, shown, "--dataset", "give the path of a .jsonl file")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -8,16 +8,13 @@ evaluation report (evaluate --component) and its archive verified by SHA-256 sta
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 from config.adapter_pin import AdapterPin
 from config.components import BASE_COMPONENT, ComponentEndpoint
 from config.environment import Environment
-from config.pin import ApprovalStatus
 from config.project import Project
-from scripts.lib.errors import UserError
 from scripts.promotion import gates
 from scripts.promotion.component_live import ComponentState
 from scripts.promotion.gates import FAIL, PASS, SKIP, Gate
@@ -40,40 +37,24 @@ def _what(component: str, config) -> str:
 
 
 def adapter_approved(env: Environment, adapter: AdapterPin) -> Gate:
-    status = adapter.approval.status
-    if status is ApprovalStatus.REJECTED:
-        return Gate("manifest-approval", FAIL, f"{adapter.label} is Rejected in its pin", "pick another version")
-    if not env.require_approved_versions:
-        return Gate("manifest-approval", SKIP, f"{status.value} ({env.name} does not require approval)")
-    if status is ApprovalStatus.APPROVED:
-        return Gate("manifest-approval", PASS, f"Approved by {adapter.approval.by} at {adapter.approval.at}")
-    return Gate("manifest-approval", FAIL, f"{adapter.label} is {status.value} in its pin",
-                f"evaluate it and run: python -m scripts approve --adapter {adapter.adapter} --version "
-                f"{adapter.version} --report <report.json>")
+    return gates.approval_gate(env, adapter.approval, adapter.label, "pin",
+                               f"--adapter {adapter.adapter} --version {adapter.version}")
 
 
 def adapter_evidence(root: Path, env: Environment, key: str, component: str, config, adapter: AdapterPin) -> Gate:
-    from scripts.evaluation.approval import load_report
     from scripts.evaluation.component_approval import adapter_refusals
 
-    if config.evaluation is None:
-        return Gate("evaluation", SKIP, f"{key}/{component} has no evaluation thresholds")
-    if not env.require_approved_versions:
-        return Gate("evaluation", SKIP, f"{env.name} does not require approved versions")
-    match = re.match(r"^(\S+\.json)\b", adapter.approval.evidence or "")
-    path = root / match.group(1) if match else None
-    if path is None or not path.is_file():
-        return Gate("evaluation", FAIL, f"the approval of {adapter.label} names no evaluation report in the repo",
-                    "python -m scripts evaluate --env <env> --endpoint <e> --component <c>, then approve --adapter")
-    try:
-        evidence = load_report(path, match.group(1))
-    except UserError as exc:
-        return Gate("evaluation", FAIL, str(exc).split("; fix: ")[0], "rerun evaluate and approve")
+    found = gates.evaluation_report(root, env, f"{key}/{component}", config.evaluation, adapter.approval.evidence, Gate(
+        "evaluation", FAIL, f"the approval of {adapter.label} names no evaluation report in the repo",
+        "python -m scripts evaluate --env <env> --endpoint <e> --component <c>, then approve --adapter"))
+    if isinstance(found, Gate):
+        return found
+    evidence, report = found
     problems = adapter_refusals(evidence, adapter, adapter.label, config.evaluation.thresholds,
                                 f"{env.name}/{key}/{component}", False)
     if problems:
         return Gate("evaluation", FAIL, "; ".join(p.problem for p in problems)[:300], problems[0].fix)
-    return Gate("evaluation", PASS, f"{match.group(1)} meets {env.name}/{key}/{component}'s thresholds")
+    return Gate("evaluation", PASS, f"{report} meets {env.name}/{key}/{component}'s thresholds")
 
 
 def adapter_verified(s3: Any, env: Environment, adapter: AdapterPin) -> Gate:

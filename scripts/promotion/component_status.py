@@ -14,10 +14,10 @@ from config import naming
 from config.components import BASE_COMPONENT
 from config.environment import Environment
 from config.project import Project
-from scripts.lib.aws import client, describe_error, is_aws_error
+from scripts.lib.aws import client
 from scripts.promotion import history
 from scripts.promotion.component_live import ComponentInspector, ComponentState
-from scripts.promotion.endpoint_status import StatusRow, _caller_account, last_promotion
+from scripts.promotion.endpoint_status import StatusRow, _caller_account, aws_errors_in, last_promotion
 from scripts.promotion.live import Inspector
 
 AT_ZERO = ("at zero copies: the next request fails and wakes it; requests fail for minutes while it comes back "
@@ -58,17 +58,13 @@ def component_rows(root, project: Project, env: Environment, records: list[dict]
             elif account != env.account:
                 row.error = f"credentials are for account {account}, {env.name} is {env.account}"
             else:
-                try:
+                with aws_errors_in(row):
                     _fill(row, inspector.component(ic), base_pin, adapter, env)
                     firing = alarms.firing_alarms(name) if firing is None else firing
                     # a component's own alarms; the endpoint's (no capacity) on the base's row
                     row.alarms = [a for a in firing if a.startswith(ic + "-") or (
                         component == BASE_COMPONENT and not any(a.startswith(naming.inference_component(name, c) + "-")
                                                                 for c in endpoint.components))]
-                except Exception as exc:  # one unreachable account must not hide the others
-                    if not is_aws_error(exc):
-                        raise
-                    row.error, row.aws_error = describe_error(exc), True
             rows.append(row)
     return rows
 

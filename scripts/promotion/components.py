@@ -38,7 +38,7 @@ from scripts.lib.errors import Exit, UserError
 from scripts.lib.output import Output
 from scripts.promotion import checks, component_gates, config_edit, deploy, history, interrupts, locks
 from scripts.promotion.component_live import ComponentInspector, ComponentState
-from scripts.promotion.flow import OUTCOME_EXIT, NotPromoted, Request, _lookup
+from scripts.promotion.flow import OUTCOME_EXIT, NotPromoted, Request, _lookup, checked, finish
 from scripts.promotion.gates import COLUMNS, FAIL, no_alarms
 from scripts.promotion.live import Inspector
 from scripts.promotion.watch import DEPLOY_FAILED, PROMOTED, ROLLED_BACK, TIMED_OUT, Outcome
@@ -277,12 +277,10 @@ class ComponentPromotion:
                                           self.endpoint.base.version)]
             problems = checks.smoke_problems(self.name, self.config, base_pin, self.env.region, component=self.ic)
         self.durations["checks"] = round(time.monotonic() - t, 2)
-        if not problems:
-            self.out.event("live", f"{self.ic} serves {self._model()} {target} as pinned", version=target)
-            return self._finish(PROMOTED, Exit.OK, f"{target} is live" + (" (already)" if already else ""))
-        self.out.event("checks-failed", "; ".join(problems), problems=problems)
-        if already or from_version is None or from_version == target:
-            return self._finish("smoke-failed", Exit.SMOKE_FAILED, "; ".join(problems))
+        ended = checked(self.out, problems, target, from_version, already, self._finish,
+                        (f"{self.ic} serves {self._model()} {target} as pinned", {"version": target}))
+        if ended is not None:
+            return ended
         self.out.event("rollback", f"rolling {self.ic} back to {from_version}")
         self._set_config(from_version)
         outcome = self._deploy(f"roll back to {from_version}", from_version)
@@ -324,17 +322,13 @@ class ComponentPromotion:
         self.record.finished_at = history.now_iso()
 
     def _finish(self, outcome: str, code: Exit, reason: str, restored: str | None = None) -> int:
-        self.record.outcome, self.record.exit_code, self.record.reason = outcome, int(code), reason
-        self.record.config_restored_to = restored
+        return finish(self.out, self.record, self.request.kind, ("component", self.ic), outcome, code, reason,
+                      restored, recorded=self._print_record)
+
+    def _print_record(self) -> None:
+        """The final record, closed and printed before the result event (an endpoint prints it last, in _write)."""
         self._close_record()
         self.out.result(asdict(self.record))
-        message = f"{self.request.kind} {self.ic} → {self.record.to_version}: " \
-                  f"{'done' if code == Exit.OK else outcome}: {reason}"
-        self.out.event("result", message, outcome=outcome, exit_code=int(code), component=self.ic,
-                       from_version=self.record.from_version, to_version=self.record.to_version)
-        if code != Exit.OK:
-            raise NotPromoted(code, message)
-        return int(code)
 
 
 def _decide(state: ComponentState, target: str, rc: int, seen: list[str], tail) -> Outcome:

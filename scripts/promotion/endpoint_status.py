@@ -8,6 +8,8 @@ as unfinished: it is deploying now, or it was killed (the next promote/rollback 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -69,7 +71,7 @@ def endpoint_rows(root: Path, project: Project, env: Environment, records: list[
             row.error = f"credentials are for account {account}, {env.name} is {env.account}"
             rows.append(row)
             continue
-        try:
+        with aws_errors_in(row):
             state = inspector.endpoint(name)
             if not state.exists:
                 row.status, row.drift = "not deployed", [f"{name} does not exist"]
@@ -97,12 +99,20 @@ def endpoint_rows(root: Path, project: Project, env: Environment, records: list[
                 row.drift.append(f"stack {stack.name} deployed {stack.endpoint_config.rsplit('/', 1)[-1]} "
                                  f"({stack.version or '?'}), the endpoint serves {state.live.config_name}: "
                                  "SageMaker rolled back after CloudFormation finished")
-        except Exception as exc:  # one unreachable account must not hide the others
-            if not is_aws_error(exc):
-                raise
-            row.error, row.aws_error = describe_error(exc), True
         rows.append(row)
     return rows
+
+
+@contextmanager
+def aws_errors_in(row: StatusRow) -> Iterator[None]:
+    """Read a row from AWS; an AWS error becomes the row's error (its drift unknown, `status` exits 3)
+    rather than the command's: one unreachable account must not hide the others. Anything else raises."""
+    try:
+        yield
+    except Exception as exc:
+        if not is_aws_error(exc):
+            raise
+        row.error, row.aws_error = describe_error(exc), True
 
 
 def last_promotion(records: list[dict], env: str, endpoint: str) -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 from config import naming
 from config.deploy_override import DeployOverride
@@ -363,13 +364,11 @@ class Promotion:
             if self.endpoint.smoke_test and not problems:
                 self.out.event("smoke", f"smoke test: {len(self.endpoint.smoke_test)} answer(s) as expected")
         self.durations["checks"] = round(time.monotonic() - t, 2)
-        if not problems:
-            self.out.event("live", f"{self.name} serves {pin.model} {target}: package, image digest and weights "
-                           "prefix match the pin", version=target, image=state.resolved_images)
-            return self._finish(PROMOTED, Exit.OK, f"{target} is live" + (" (already)" if already else ""))
-        self.out.event("checks-failed", "; ".join(problems), problems=problems)
-        if already or from_version is None or from_version == target:
-            return self._finish("smoke-failed", Exit.SMOKE_FAILED, "; ".join(problems))
+        ended = checked(self.out, problems, target, from_version, already, self._finish, (
+            f"{self.name} serves {pin.model} {target}: package, image digest and weights prefix match the pin",
+            {"version": target, "image": state.resolved_images}))
+        if ended is not None:
+            return ended
         self.out.event("rollback", f"rolling {self.name} back to {from_version} (all-at-once)")
         self._set_config(from_version)
         outcome = self._deploy(f"roll back to {from_version}", DeployOverride(
@@ -429,15 +428,8 @@ class Promotion:
         assert self.record is not None
         if self.live_unknown:
             reason += f"; {self.live_unknown}"
-        self.record.outcome, self.record.exit_code, self.record.reason = outcome, int(code), reason
-        self.record.config_restored_to = restored
-        message = f"{self.request.kind} {self.name} → {self.record.to_version}: " \
-                  f"{'done' if code == Exit.OK else outcome}: {reason}"
-        self.out.event("result", message, outcome=outcome, exit_code=int(code), endpoint=self.name,
-                       from_version=self.record.from_version, to_version=self.record.to_version)
-        if code != Exit.OK:
-            raise NotPromoted(code, message)
-        return int(code)
+        return finish(self.out, self.record, self.request.kind, ("endpoint", self.name), outcome, code, reason,
+                      restored)
 
     def _write(self, record: history.Record) -> None:
         """Append the final record and print it as the last JSON line (what CI reads)."""
@@ -448,6 +440,37 @@ class Promotion:
             record.durations_s, record.finished_at = self.durations, history.now_iso()
         history.append(self.root, record)
         self.out.result(asdict(record))
+
+
+def finish(out: Output, record: history.Record, kind: str, subject: tuple[str, str], outcome: str, code: Exit,
+           reason: str, restored: str | None = None, recorded: Callable[[], None] = lambda: None) -> int:
+    """How a run ends, for an endpoint and a component alike (the same words, the same exit codes):
+    the outcome in its record, then `recorded()` (a component closes and prints its record there),
+    one `result` event naming `subject` (its field and name), and NotPromoted unless it succeeded."""
+    record.outcome, record.exit_code, record.reason = outcome, int(code), reason
+    record.config_restored_to = restored
+    recorded()
+    field, name = subject
+    message = f"{kind} {name} → {record.to_version}: {'done' if code == Exit.OK else outcome}: {reason}"
+    out.event("result", message, outcome=outcome, exit_code=int(code), **{field: name},
+              from_version=record.from_version, to_version=record.to_version)
+    if code != Exit.OK:
+        raise NotPromoted(code, message)
+    return int(code)
+
+
+def checked(out: Output, problems: list[str], target: str, from_version: str | None, already: bool,
+            finish: Callable[..., int], live: tuple[str, dict]) -> int | None:
+    """The live check and smoke test decide, for an endpoint and a component alike: passed, the run
+    ends promoted (after the `live` event, its message and fields); failed with nothing to roll back
+    to, it ends smoke-failed. None: failed, and the caller rolls back to `from_version`."""
+    if not problems:
+        out.event("live", live[0], **live[1])
+        return finish(PROMOTED, Exit.OK, f"{target} is live" + (" (already)" if already else ""))
+    out.event("checks-failed", "; ".join(problems), problems=problems)
+    if already or from_version is None or from_version == target:
+        return finish("smoke-failed", Exit.SMOKE_FAILED, "; ".join(problems))
+    return None
 
 
 def _lookup(mapping: dict, key: str, flag: str, what: str):

@@ -6,15 +6,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Any
+from typing import TYPE_CHECKING, Callable, Any
 
 from config import naming
 from scripts.lib.errors import UserError
 from scripts.promotion.live import EndpointState
 from scripts.promotion.stack import StackState
 from config.environment import Endpoint, Environment
-from config.pin import ApprovalStatus, Pin
+from config.pin import Approval, ApprovalStatus, Pin
 from config.project import Project
+
+if TYPE_CHECKING:  # annotations only
+    from scripts.evaluation.approval import Evidence
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 UNKNOWN = "unknown"  # the gate could not check: shown, recorded, not a refusal
@@ -59,17 +62,22 @@ def serving_before(project: Project, env: Environment, what: str, version: str,
 
 
 def manifest_approved(env: Environment, pin: Pin) -> Gate:
-    status = pin.approval.status
+    return approval_gate(env, pin.approval, f"{pin.model} {pin.version}", "manifest",
+                         f"--model {pin.model} --version {pin.version}")
+
+
+def approval_gate(env: Environment, approval: Approval, label: str, where: str, approve: str) -> Gate:
+    """The manifest-approval gate, the same for an endpoint version and an adapter: `label` names the
+    version, `where` the file its approval is in (manifest, pin), `approve` the approve command's flags."""
+    status = approval.status
     if status is ApprovalStatus.REJECTED:
-        return Gate("manifest-approval", FAIL, f"{pin.model} {pin.version} is Rejected in its manifest",
-                    "pick another version")
+        return Gate("manifest-approval", FAIL, f"{label} is Rejected in its {where}", "pick another version")
     if not env.require_approved_versions:
         return Gate("manifest-approval", SKIP, f"{status.value} ({env.name} does not require approval)")
     if status is ApprovalStatus.APPROVED:
-        return Gate("manifest-approval", PASS, f"Approved by {pin.approval.by} at {pin.approval.at}")
-    return Gate("manifest-approval", FAIL, f"{pin.model} {pin.version} is {status.value} in its manifest",
-                f"evaluate it and run: python -m scripts approve --model {pin.model} --version {pin.version} "
-                "--report <report.json>")
+        return Gate("manifest-approval", PASS, f"Approved by {approval.by} at {approval.at}")
+    return Gate("manifest-approval", FAIL, f"{label} is {status.value} in its {where}",
+                f"evaluate it and run: python -m scripts approve {approve} --report <report.json>")
 
 
 def registry_approved(sagemaker: Any, env: Environment, pin: Pin) -> Gate:
@@ -89,33 +97,48 @@ def registry_approved(sagemaker: Any, env: Environment, pin: Pin) -> Gate:
                 f"approve it (python -m scripts approve ... --env {env.name}) or pick an approved version")
 
 
-def evaluation_evidence(root: Path, env: Environment, key: str, endpoint: Endpoint, pin: Pin) -> Gate:
-    from scripts.evaluation.approval import load_report, refusals
+def evaluation_report(root: Path, env: Environment, where: str, evaluation: Any, approval_evidence: str | None,
+                      missing: Gate) -> Gate | tuple[Evidence, str]:
+    """The evaluation gate's first half, the same for an endpoint version and an adapter: skipped
+    without thresholds or where approval is not required, `missing` when the approval's evidence
+    names no report in the repo, refused when the report cannot be read. Else (the report, its path
+    as the approval names it), for the caller to hold against its thresholds."""
+    from scripts.evaluation.approval import load_report
 
-    if endpoint.evaluation is None:
-        return Gate("evaluation", SKIP, f"{key} has no evaluation thresholds")
+    if evaluation is None:
+        return Gate("evaluation", SKIP, f"{where} has no evaluation thresholds")
     if not env.require_approved_versions:
         return Gate("evaluation", SKIP, f"{env.name} does not require approved versions")
-    match = re.match(r"^(\S+\.json)\b", pin.approval.evidence or "")
+    match = re.match(r"^(\S+\.json)\b", approval_evidence or "")
     path = root / match.group(1) if match else None
     if path is None or not path.is_file():
-        return Gate("evaluation", FAIL, f"the approval of {pin.version} names no evaluation report in the repo "
-                                        f"({(pin.approval.evidence or 'none')[:60]})",
-                    "python -m scripts evaluate --env <env> --endpoint <e> then approve --report <report.json>")
+        return missing
     try:
-        evidence = load_report(path, match.group(1))
+        return load_report(path, match.group(1)), match.group(1)
     except UserError as exc:
         return Gate("evaluation", FAIL, str(exc).split("; fix: ")[0], "rerun evaluate and approve")
+
+
+def evaluation_evidence(root: Path, env: Environment, key: str, endpoint: Endpoint, pin: Pin) -> Gate:
+    from scripts.evaluation.approval import refusals
+
+    found = evaluation_report(root, env, key, endpoint.evaluation, pin.approval.evidence, Gate(
+        "evaluation", FAIL, f"the approval of {pin.version} names no evaluation report in the repo "
+                            f"({(pin.approval.evidence or 'none')[:60]})",
+        "python -m scripts evaluate --env <env> --endpoint <e> then approve --report <report.json>"))
+    if isinstance(found, Gate):
+        return found
+    evidence, report = found
     recorded = re.search(r"\(sha256 ([0-9a-f]{64})\)", pin.approval.evidence or "")
     if recorded and recorded.group(1) != evidence.sha256:
-        return Gate("evaluation", FAIL, f"{match.group(1)} changed since the approval (sha256 "
+        return Gate("evaluation", FAIL, f"{report} changed since the approval (sha256 "
                                         f"{evidence.sha256[:12]}…, approved {recorded.group(1)[:12]}…)",
                     "restore the approved report, or evaluate and approve again")
     problems = refusals(evidence, pin, pin.version, endpoint.evaluation.thresholds, f"{env.name}/{key}", False)
     if problems:
         return Gate("evaluation", FAIL, "; ".join(p.problem for p in problems)[:300],
                     problems[0].fix)
-    return Gate("evaluation", PASS, f"{match.group(1)} meets {env.name}/{key}'s thresholds")
+    return Gate("evaluation", PASS, f"{report} meets {env.name}/{key}'s thresholds")
 
 
 def pins_verified(s3: Any, ecr_for: Any, env: Environment, pin: Pin) -> Gate:

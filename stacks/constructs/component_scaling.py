@@ -22,7 +22,7 @@ from constructs import Construct, IConstruct
 
 from config import naming
 from config.components import ComponentScaling as ScalingConfig, Copies
-from stacks.constructs.endpoint_autoscaling import sagemaker_autoscaling_role
+from stacks.constructs.endpoint_autoscaling import sagemaker_target_tracking
 
 NO_CAPACITY = "NoCapacityInvocationFailures"
 DIMENSION = "sagemaker:inference-component:DesiredCopyCount"
@@ -35,24 +35,15 @@ class ComponentScalingProps:
     component_names: list[str]  # the base's and every adapter's: where a request at zero is counted
     copies: Copies
     scaling: ScalingConfig
-    base: IConstruct  # registered only after this exists
+    base: IConstruct  # the base's CfnInferenceComponent: the target is registered only after it exists
 
 
 class ComponentScaling(Construct):
     def __init__(self, scope: Construct, id: str, props: ComponentScalingProps):
         super().__init__(scope, id)
-        service_linked = sagemaker_autoscaling_role(self)
-        self.target = appscaling.ScalableTarget(
-            self, "Target", service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
-            resource_id=f"inference-component/{props.base_component_name}", scalable_dimension=DIMENSION,
-            min_capacity=props.copies.min, max_capacity=props.copies.max, role=service_linked)
-        self.target.node.add_dependency(props.base)
-        s = props.scaling
-        self.policy = self.target.scale_to_track_metric(
-            "TargetTracking", target_value=s.target,
-            predefined_metric=getattr(appscaling.PredefinedMetric, s.metric.cdk_name),
-            scale_out_cooldown=Duration.seconds(s.scale_out_cooldown_seconds),
-            scale_in_cooldown=Duration.seconds(s.scale_in_cooldown_seconds))
+        self.target, self.policy = sagemaker_target_tracking(
+            self, f"inference-component/{props.base_component_name}", DIMENSION, props.copies, props.scaling,
+            after=props.base)
         self.cfn_target: appscaling.CfnScalableTarget = self.target.node.default_child
         self.from_zero_alarm: cw.Alarm | None = None
         if props.copies.min == 0:

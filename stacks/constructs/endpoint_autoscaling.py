@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from aws_cdk import Duration, Stack, TimeZone, aws_applicationautoscaling as appscaling, aws_iam as iam
 from constructs import Construct, IConstruct
 
+from config.components import ComponentScaling as ComponentScalingConfig, Copies
 from config.environment import Autoscaling, Instances
 
 
@@ -32,26 +33,10 @@ class EndpointAutoscalingProps:
 class EndpointAutoscaling(Construct):
     def __init__(self, scope: Construct, id: str, props: EndpointAutoscalingProps):
         super().__init__(scope, id)
-        service_linked = sagemaker_autoscaling_role(self)
-        self.target = appscaling.ScalableTarget(
-            self, "Target",
-            service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
-            resource_id=f"endpoint/{props.endpoint_name}/variant/{props.variant_name}",
-            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-            min_capacity=props.instances.min,
-            max_capacity=props.instances.max,
-            role=service_linked,
-        )
-        self.target.node.add_dependency(props.endpoint)
-        scaling = props.autoscaling
-        self.policy = self.target.scale_to_track_metric(
-            "TargetTracking",
-            target_value=scaling.target,
-            predefined_metric=getattr(appscaling.PredefinedMetric, scaling.metric.cdk_name),
-            scale_out_cooldown=Duration.seconds(scaling.scale_out_cooldown_seconds),
-            scale_in_cooldown=Duration.seconds(scaling.scale_in_cooldown_seconds),
-        )
-        for schedule in scaling.schedules:
+        self.target, self.policy = sagemaker_target_tracking(
+            self, f"endpoint/{props.endpoint_name}/variant/{props.variant_name}",
+            "sagemaker:variant:DesiredInstanceCount", props.instances, props.autoscaling, after=props.endpoint)
+        for schedule in props.autoscaling.schedules:
             self.target.scale_on_schedule(
                 schedule.name,
                 schedule=appscaling.Schedule.expression(schedule.expression),
@@ -78,3 +63,24 @@ def sagemaker_autoscaling_role(scope: Construct) -> iam.IRole:
         f"arn:{stack.partition}:iam::{stack.account}:role/aws-service-role/"
         "sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
         mutable=False)
+
+
+def sagemaker_target_tracking(
+    scope: Construct, resource_id: str, dimension: str, bounds: Instances | Copies,
+    scaling: Autoscaling | ComponentScalingConfig, after: IConstruct,
+) -> tuple[appscaling.ScalableTarget, appscaling.TargetTrackingScalingPolicy]:
+    """The scalable target ("Target") of a variant or an inference component, with its target-tracking
+    policy ("TargetTracking"): both kinds of endpoint register and track the same way, so the role,
+    the bounds and the cooldowns are wired once. Registered only after `after` exists (Application
+    Auto Scaling refuses a resource it cannot find)."""
+    target = appscaling.ScalableTarget(
+        scope, "Target", service_namespace=appscaling.ServiceNamespace.SAGEMAKER, resource_id=resource_id,
+        scalable_dimension=dimension, min_capacity=bounds.min, max_capacity=bounds.max,
+        role=sagemaker_autoscaling_role(scope))
+    target.node.add_dependency(after)
+    policy = target.scale_to_track_metric(
+        "TargetTracking", target_value=scaling.target,
+        predefined_metric=getattr(appscaling.PredefinedMetric, scaling.metric.cdk_name),
+        scale_out_cooldown=Duration.seconds(scaling.scale_out_cooldown_seconds),
+        scale_in_cooldown=Duration.seconds(scaling.scale_in_cooldown_seconds))
+    return target, policy
