@@ -133,12 +133,12 @@ def _lock_file(owner: str, kind: str = "") -> str:
 
 def route_lock_file(env: str, endpoint_id: str) -> str:
     """The `route` lock of one endpoint in a checkout (history/.locks/<this>)."""
-    return _lock_file(f"{env}-{endpoint_id}", "route")
+    return _lock_file(endpoint(env, endpoint_id), "route")
 
 
 def lock_file(env: str, endpoint_id: str) -> str:
     """The promotion lock of one endpoint in a checkout (history/.locks/<this>)."""
-    return _lock_file(f"{env}-{endpoint_id}")
+    return _lock_file(endpoint(env, endpoint_id))
 
 
 def config_lock_file(env: str) -> str:

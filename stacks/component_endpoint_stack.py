@@ -15,51 +15,42 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from aws_cdk import CfnOutput, Stack, Tags, aws_iam as iam
+from aws_cdk import CfnOutput, aws_iam as iam
 from constructs import Construct
 
 from config import naming
 from config.adapter_pin import AdapterPin
 from config.catalog import INSTANCES
 from config.components import BASE_COMPONENT, ComponentEndpoint, base_container_environment
-from config.environment import VARIANT_NAME, Environment
+from config.environment import VARIANT_NAME
 from config.pin import Pin
-from stacks.artifacts_stack import ArtifactsStack
 from stacks.constructs.adapter_component import AdapterComponent, AdapterComponentProps
-from stacks.constructs.alarm_topic import AlarmTopic, AlarmTopicProps
 from stacks.constructs.base_component import BaseComponent, BaseComponentProps
 from stacks.constructs.component_alarms import ComponentAlarms, ComponentAlarmsProps
 from stacks.constructs.component_host import ComponentHost, ComponentHostProps
 from stacks.constructs.component_scaling import ComponentScaling, ComponentScalingProps
 from stacks.constructs.endpoint_execution_role import EndpointExecutionRole, EndpointExecutionRoleProps
 from stacks.constructs.nag import suppress
+from stacks.one_endpoint_stack import OneEndpointStack, OneEndpointStackProps
 
 
 @dataclass(frozen=True)
-class ComponentEndpointStackProps:
-    environment: Environment
-    endpoint_id: str  # the key under `component_endpoints:` in environments/<env>.yaml
+class ComponentEndpointStackProps(OneEndpointStackProps):
     endpoint: ComponentEndpoint
     base_pin: Pin
     adapter_pins: dict[str, AdapterPin] = field(default_factory=dict)  # adapter component id -> its pin
-    artifacts: ArtifactsStack | None = None
 
 
-class ComponentEndpointStack(Stack):
+class ComponentEndpointStack(OneEndpointStack):
     def __init__(self, scope: Construct, id: str, props: ComponentEndpointStackProps, **kwargs):
         super().__init__(scope, id, **kwargs)
         env, endpoint, pin, artifacts = props.environment, props.endpoint, props.base_pin, props.artifacts
-        name = env.endpoint_name(props.endpoint_id)
+        name, _, topic = self._tag_and_alert(props, pin, endpoint.notify)
         base_name = naming.inference_component(name, BASE_COMPONENT)
         adapter_names = {c: naming.inference_component(name, c) for c in endpoint.adapters}
-        for tag, value in (("environment", env.name), ("endpoint", name), ("model", pin.model),
-                           ("model-version", pin.version)):
-            Tags.of(self).add(tag, value)
         package = artifacts.packages[pin.ref]
         registry, repository = pin.container.repository_of(env.region)
 
-        topic = AlarmTopic(self, "AlarmTopic", AlarmTopicProps(
-            name=name, kms_key=artifacts.kms_key, emails=tuple(sorted(set(env.notify) | set(endpoint.notify))))).topic
         self.alarms = ComponentAlarms(self, "Alarms", ComponentAlarmsProps(
             endpoint_name=name, variant_name=VARIANT_NAME, base_component_name=base_name,
             adapter_component_names=list(adapter_names.values()),

@@ -9,30 +9,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import CfnOutput, Stack, Tags
+from aws_cdk import CfnOutput
 from constructs import Construct
 
 from config import naming
 from config.catalog import INSTANCES
-from config.environment import SHADOW_VARIANT_NAME, VARIANT_NAME, Endpoint, Environment
+from config.environment import SHADOW_VARIANT_NAME, VARIANT_NAME, Endpoint
 from config.pin import Pin
-from stacks.artifacts_stack import ArtifactsStack
-from stacks.constructs.alarm_topic import AlarmTopic, AlarmTopicProps
 from stacks.constructs.client_integration import ClientIntegration, ClientIntegrationProps
 from stacks.constructs.endpoint_alarms import EndpointAlarms, EndpointAlarmsProps
 from stacks.constructs.endpoint_autoscaling import EndpointAutoscaling, EndpointAutoscalingProps
 from stacks.constructs.endpoint_dashboard import EndpointDashboard, EndpointDashboardProps
 from stacks.constructs.endpoint_execution_role import EndpointExecutionRole, EndpointExecutionRoleProps
 from stacks.constructs.llm_endpoint import DataCapture, LlmEndpoint, LlmEndpointProps, ShadowVariant
+from stacks.one_endpoint_stack import OneEndpointStack, OneEndpointStackProps
 
 
 @dataclass(frozen=True)
-class EndpointStackProps:
-    environment: Environment
-    endpoint_id: str  # the key under `endpoints:` in environments/<env>.yaml
+class EndpointStackProps(OneEndpointStackProps):
     endpoint: Endpoint
     pin: Pin
-    artifacts: ArtifactsStack
     shadow_pin: Pin | None = None
     # Per-deployment overrides (config/deploy_override.py): scaling suspended by `promote` for an
     # instance-type change, which SageMaker refuses on a variant registered for autoscaling
@@ -41,15 +37,11 @@ class EndpointStackProps:
     auto_rollback: bool = True
 
 
-class EndpointStack(Stack):
+class EndpointStack(OneEndpointStack):
     def __init__(self, scope: Construct, id: str, props: EndpointStackProps, **kwargs):
         super().__init__(scope, id, **kwargs)
         env, endpoint, pin, artifacts = props.environment, props.endpoint, props.pin, props.artifacts
-        name = env.endpoint_name(props.endpoint_id)
-        tags = Tags.of(self)  # one jsii object for every tag of the stack
-        for tag, value in (("environment", env.name), ("endpoint", name), ("model", pin.model),
-                           ("model-version", pin.version)):
-            tags.add(tag, value)
+        name, tags, topic = self._tag_and_alert(props, pin, endpoint.notify)
         package = artifacts.packages[pin.ref]
         registry, repository = pin.container.repository_of(env.region)
         capture_prefix = naming.capture_prefix(name)
@@ -62,8 +54,6 @@ class EndpointStack(Stack):
                 instance_type=endpoint.shadow_instance_type or endpoint.instance_type,
                 initial_instance_count=endpoint.instances.initial)
 
-        topic = AlarmTopic(self, "AlarmTopic", AlarmTopicProps(
-            name=name, kms_key=artifacts.kms_key, emails=tuple(sorted(set(env.notify) | set(endpoint.notify))))).topic
         self.alarms = EndpointAlarms(self, "Alarms", EndpointAlarmsProps(
             endpoint_name=name, variant_name=VARIANT_NAME,
             gpus_per_instance=INSTANCES[endpoint.instance_type].gpus,

@@ -151,6 +151,16 @@ class Tree:
             return exc.errors
         raise AssertionError("expected the tree to be invalid, but it loaded")
 
+    def refuses(self, rel: str, old: str, new: str, field: str, problem: str, fix: str = "", *,
+                alone: bool = False) -> SpecError:
+        """Replace `old` with `new` in `rel`: the one error on `field` names the line of the edit.
+
+        `alone`: the file's own errors (`file_errors`), for checks that need no other file."""
+        line = self.replace(rel, old, new)
+        error = one(self.file_errors(rel) if alone else self.errors(), rel, field, problem, fix)
+        assert error.line == line, f"error on line {error.line}, the edit is on line {line}"
+        return error
+
 
 def copy_tree(dest: Path) -> Tree:
     for part in ("environments", "model_artifacts"):

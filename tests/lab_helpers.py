@@ -115,6 +115,16 @@ def use_lab(monkeypatch: pytest.MonkeyPatch, lab: Lab) -> None:
     aws.client.cache_clear()
 
 
+@pytest.fixture
+def on_lab(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lab]:
+    """One test's AWS clients on the module's lab; after it, no throttling or stuck update is left
+    for the next test (`from lab_helpers import on_lab`: pytest registers it)."""
+    use_lab(monkeypatch, lab)
+    yield lab
+    lab.emulator.throttle(0)
+    lab.emulator.stick_updates(None, stuck=False)
+
+
 def promote(*args: str) -> Result:
     return run_cli("promote", "--poll", "0.2", "--json", *args)
 

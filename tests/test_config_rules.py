@@ -19,10 +19,8 @@ from config.errors import SpecErrors
 
 
 def test_live_version_must_be_pinned_and_the_error_lists_known_versions(tree):
-    line = tree.replace(DEV, "    version: v1", "    version: v9")
-    error = one(tree.errors(), DEV, f"{EP}.version", "no pin model_artifacts/llama-3-2-3b-instruct/v9.yaml",
-                "use a pinned version (v1, v2)")
-    assert error.line == line
+    tree.refuses(DEV, "    version: v1", "    version: v9",
+                 f"{EP}.version", "no pin model_artifacts/llama-3-2-3b-instruct/v9.yaml", "use a pinned version (v1, v2)")
 
 
 def test_unpinned_model_says_to_pin_it_first(tree):
@@ -88,16 +86,13 @@ def test_non_production_endpoint_needs_no_no_traffic_alarm(tree):
 
 
 def test_environment_name_must_equal_file_name(tree):
-    line = tree.replace(STAGING, "name: staging", "name: stage")
-    error = one(tree.errors(), STAGING, "name", "name 'stage' differs from the file name",
-                "rename the file to stage.yaml or set name: staging")
-    assert error.line == line
+    tree.refuses(STAGING, "name: staging", "name: stage",
+                 "name", "name 'stage' differs from the file name", "rename the file to stage.yaml or set name: staging")
 
 
 def test_promote_after_must_name_an_existing_environment_file(tree):
-    line = tree.replace(STAGING, "promote_after: dev", "promote_after: qa")
-    error = one(tree.errors(), STAGING, "promote_after", "no other environment named 'qa'", "use one of: dev, prod")
-    assert error.line == line
+    tree.refuses(STAGING, "promote_after: dev", "promote_after: qa",
+                 "promote_after", "no other environment named 'qa'", "use one of: dev, prod")
 
 
 def test_pin_path_must_match_its_model_and_version(tree):
@@ -142,10 +137,8 @@ def test_endpoint_key_must_be_a_lower_case_name(tree):
 
 
 def test_vpc_subnets_without_security_groups(tree):
-    line = tree.replace(PROD, "      security_group_ids: [sg-0c3d4e5f60718293a]", "      security_group_ids: []")
-    error = one(tree.errors(), PROD, f"{EP}.network.security_group_ids",
-                "a VPC needs both subnet_ids and security_group_ids", "give both, or neither")
-    assert error.line == line
+    tree.refuses(PROD, "      security_group_ids: [sg-0c3d4e5f60718293a]", "      security_group_ids: []",
+                 f"{EP}.network.security_group_ids", "a VPC needs both subnet_ids and security_group_ids", "give both, or neither")
 
 
 def test_vpc_security_groups_without_subnets(tree):

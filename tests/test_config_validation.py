@@ -116,9 +116,7 @@ def test_wrong_type(tree, rel, old, new, field, fix):
 ])
 def test_a_boolean_is_never_taken_as_a_number(tree, rel, old, new, field):
     """pydantic's lax mode reads true as 1: `min: true` is a typo, not one instance."""
-    line = tree.replace(rel, old, new)
-    error = one(tree.errors(), rel, field, "is a boolean, not a number", "write the value itself")
-    assert error.line == line
+    tree.refuses(rel, old, new, field, "is a boolean, not a number", "write the value itself")
 
 
 def test_wrong_type_message_quotes_the_bad_value(tree):
@@ -230,16 +228,12 @@ IMAGE_3B = ("763104351884.dkr.ecr.us-east-1.amazonaws.com/djl-inference@sha256:"
     (IMAGE_3B[:-1], "the digest is malformed"),
 ])
 def test_image_must_be_pinned_by_digest(tree, new, problem):
-    line = tree.replace(PIN_3B, IMAGE_3B, new)
-    error = one(tree.file_errors(PIN_3B), PIN_3B, "container.images.us-east-1", problem, "@sha256:<64 hex>")
-    assert error.line == line
+    tree.refuses(PIN_3B, IMAGE_3B, new, "container.images.us-east-1", problem, "@sha256:<64 hex>", alone=True)
 
 
 def test_image_region_must_match_its_key(tree):
-    line = tree.replace(PIN_3B, IMAGE_3B, IMAGE_3B.replace(".us-east-1.", ".us-west-2."))
-    error = one(tree.file_errors(PIN_3B), PIN_3B, "container.images.us-east-1", "lives in us-west-2",
-                "pin-image --regions us-east-1")
-    assert error.line == line
+    tree.refuses(PIN_3B, IMAGE_3B, IMAGE_3B.replace(".us-east-1.", ".us-west-2."),
+                 "container.images.us-east-1", "lives in us-west-2", "pin-image --regions us-east-1", alone=True)
 
 
 @pytest.mark.parametrize("revision", ["main", "0cb88a4f764b7a12671c53f0838cd831a0843b9",
@@ -259,10 +253,8 @@ def test_weight_file_sha256_must_be_64_lower_hex(tree, sha):
 @pytest.mark.parametrize("prefix", ["llama-3-2-3b-instruct/v1", "/llama-3-2-3b-instruct/v1/",
                                     "s3://bucket/llama-3-2-3b-instruct/v1/"])
 def test_weights_prefix_must_be_a_key_prefix_ending_in_slash(tree, prefix):
-    line = tree.replace(PIN_3B, "prefix: llama-3-2-3b-instruct/v1/", f"prefix: {prefix}")
-    error = one(tree.file_errors(PIN_3B), PIN_3B, "weights.prefix", "must be a key prefix ending in '/'",
-                "trailing '/'")
-    assert error.line == line
+    tree.refuses(PIN_3B, "prefix: llama-3-2-3b-instruct/v1/", f"prefix: {prefix}",
+                 "weights.prefix", "must be a key prefix ending in '/'", "trailing '/'", alone=True)
 
 
 def test_weights_prefix_must_be_under_the_model(tree):
@@ -270,10 +262,8 @@ def test_weights_prefix_must_be_under_the_model(tree):
     data["weights"]["prefix"] = "llama-3-2-1b-instruct/v1/"
     with pytest.raises(ValidationError):
         seal(data)  # the pin commands cannot write such a pin either
-    line = tree.replace(PIN_3B, "prefix: llama-3-2-3b-instruct/v1/", "prefix: llama-3-2-1b-instruct/v1/")
-    error = one(tree.file_errors(PIN_3B), PIN_3B, "weights.prefix", "is outside 'llama-3-2-3b-instruct/'",
-                "upload under llama-3-2-3b-instruct/v1/")
-    assert error.line == line
+    tree.refuses(PIN_3B, "prefix: llama-3-2-3b-instruct/v1/", "prefix: llama-3-2-1b-instruct/v1/",
+                 "weights.prefix", "is outside 'llama-3-2-3b-instruct/'", "upload under llama-3-2-3b-instruct/v1/", alone=True)
 
 
 def test_weights_must_be_a_whole_snapshot(tree):

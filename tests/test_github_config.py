@@ -48,24 +48,14 @@ def test_without_github_yaml_there_is_no_github_config(tmp_path):
     ("dev: {branch: main}", "dev: {}", "environments.dev", "exactly one of branch or github_environment", "branch: main"),
     ("dev: {branch: main}", "dev: {branch: main, trust: all}", "environments.dev.trust", "unknown key",
      "github_environment"),
-])
-def test_bad_values_are_one_line_with_a_fix(tree, old, new, field, problem, fix):
-    line = tree.replace(GITHUB, old, new)
-    error = one(tree.errors(), GITHUB, field, problem, fix)
-    assert error.line == line
-
-
-def test_an_environment_without_a_config_file_is_refused_on_its_line(tree):
-    line = tree.replace(GITHUB, "staging: {branch: main}", "qa: {branch: main}")
-    error = one(tree.errors(), GITHUB, "environments.qa", "no environment named 'qa'", "dev, prod, staging")
-    assert error.line == line
-
-
-def test_production_must_trust_a_github_environment_not_a_branch(tree):
+    pytest.param("staging: {branch: main}", "qa: {branch: main}", "environments.qa", "no environment named 'qa'",
+                 "dev, prod, staging", id="an-environment-without-a-config-file"),
     # A branch is all anyone with push access needs; the prod environment adds required reviewers.
-    line = tree.replace(GITHUB, "prod: {github_environment: prod}", "prod: {branch: main}")
-    error = one(tree.errors(), GITHUB, "environments.prod.branch", "production environment", "github_environment: prod")
-    assert error.line == line
+    pytest.param("prod: {github_environment: prod}", "prod: {branch: main}", "environments.prod.branch",
+                 "production environment", "github_environment: prod", id="production-trusts-a-branch"),
+])
+def test_bad_values_are_refused_on_their_line_with_a_fix(tree, old, new, field, problem, fix):
+    tree.refuses(GITHUB, old, new, field, problem, fix)
 
 
 def test_github_errors_are_reported_with_the_other_files_errors(tree):

@@ -18,7 +18,7 @@ import time
 import pytest
 
 from lab_helpers import (children, config_version, history_of, lab_factory, live_version,  # noqa: F401
-                         module_lab, promote, use_lab)
+                         module_lab, on_lab, promote)
 from localaws.lab import REPO
 
 pytestmark = pytest.mark.e2e
@@ -31,11 +31,9 @@ lab = module_lab(KEYS)
 
 
 @pytest.fixture(autouse=True)
-def _aws(lab, monkeypatch):
-    use_lab(monkeypatch, lab)
+def _registry_untouched(on_lab):
     yield
-    lab.emulator.throttle(0)
-    lab.emulator.stick_updates(None, stuck=False)
+    lab = on_lab
     # promote never changes the registry: approval is `approve`'s job
     assert {v: _package(lab, v)["ModelApprovalStatus"] for v in ("v1", "v2")} == {"v1": "Approved", "v2": "Approved"}
 

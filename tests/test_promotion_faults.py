@@ -18,7 +18,7 @@ import pytest
 from cli_helpers import run_cli
 from fault_helpers import (cdk_processes, child_clis, finals, kill_hard, records_of, spawn, wait_for,
                            workdirs_of)
-from lab_helpers import config_version, lab_factory, live_version, module_lab, promote, use_lab  # noqa: F401
+from lab_helpers import config_version, lab_factory, live_version, module_lab, on_lab, promote  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 
@@ -30,10 +30,8 @@ lab = module_lab(KEYS)
 
 
 @pytest.fixture(autouse=True)
-def _aws(lab, monkeypatch):
-    use_lab(monkeypatch, lab)
+def _no_cli_left(on_lab):
     yield
-    lab.emulator.stick_updates(None, stuck=False)
     assert cdk_processes() == [], "a CDK CLI outlived its promote"
 
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from cli_helpers import run_cli
-from lab_helpers import history_of, lab_factory, use_lab  # noqa: F401
+from lab_helpers import history_of, lab_factory, on_lab  # noqa: F401
 from pinned_llama_client.settings import Mode, Routing
 
 pytestmark = pytest.mark.e2e
@@ -28,8 +28,8 @@ def lab(lab_factory):
 
 
 @pytest.fixture(autouse=True)
-def _aws(lab, monkeypatch):
-    use_lab(monkeypatch, lab)
+def _aws(on_lab):
+    pass
 
 
 def route(*args: str):

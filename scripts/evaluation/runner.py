@@ -139,7 +139,13 @@ def run_calls(items: Sequence[T], call: Callable[[T], R], *, concurrency: int, r
                               throttled=throttled)
         return None  # unreachable: the last attempt returns
 
-    def worker() -> None:
+    def worker(finished: threading.Event) -> None:
+        try:
+            work()
+        finally:
+            finished.set()
+
+    def work() -> None:
         while not stop.is_set():
             with lock:
                 index = next(position, None)
@@ -159,21 +165,32 @@ def run_calls(items: Sequence[T], call: Callable[[T], R], *, concurrency: int, r
                 with lock:
                     on_done()
 
-    threads = [threading.Thread(target=worker, name=f"evaluate-{i}", daemon=True)
-               for i in range(max(1, min(concurrency, len(items))))]
-    for thread in threads:
-        thread.start()
+    # Each worker says it has finished with its own event, not Thread.join: on CPython 3.9-3.12 a
+    # KeyboardInterrupt that interrupts join() (or is_alive()) marks a still-running thread as
+    # stopped (cpython #90882), so waiting again returned at once and a call in flight went missing
+    # from the partial report. Starting the workers is inside the `try` too: Ctrl-C can arrive while
+    # start() waits for a thread to run.
+    workers: list[tuple[threading.Thread, threading.Event]] = []
+
+    def wait_for_workers() -> None:
+        for thread, finished in workers:
+            # ident None: start() was interrupted before the thread ran; it will find `stop` set
+            while thread.ident is not None and not finished.wait(0.05):
+                pass
+
     interrupted = False
     try:
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(0.05)
+        for i in range(max(1, min(concurrency, len(items)))):
+            finished = threading.Event()
+            thread = threading.Thread(target=worker, args=(finished,), name=f"evaluate-{i}", daemon=True)
+            workers.append((thread, finished))
+            thread.start()
+        wait_for_workers()
     except KeyboardInterrupt:
         interrupted = True
         stop.set()
         try:  # let calls in flight finish (they count); a second Ctrl-C stops waiting
-            for thread in threads:
-                thread.join()
+            wait_for_workers()
         except KeyboardInterrupt:
             pass
     if fatal:
