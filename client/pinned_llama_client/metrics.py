@@ -35,10 +35,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from aws_embedded_metrics.logger.metrics_context import MetricsContext
-from aws_embedded_metrics.serializers.log_serializer import LogSerializer
+if TYPE_CHECKING:
+    from aws_embedded_metrics.logger.metrics_context import MetricsContext
+
+# aws-embedded-metrics is imported when a Metrics is made, not with this module: it pulls in
+# aiohttp (~0.3 s), and the CDK stacks import this module for NAMESPACE and ENDPOINT on every synth.
 
 NAMESPACE = "PinnedLlama/Client"
 ENDPOINT = "Endpoint"
@@ -176,6 +179,10 @@ class Metrics:
 
     def __init__(self, sink: Sink | None = None, namespace: str = NAMESPACE, flush_interval_s: float = 10.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
+        from aws_embedded_metrics.logger.metrics_context import MetricsContext
+        from aws_embedded_metrics.serializers.log_serializer import LogSerializer
+
+        self._new_context, self._serialize = MetricsContext, LogSerializer.serialize
         self.sink: Sink = sink or StreamSink()
         self.namespace, self._interval, self._clock = namespace, flush_interval_s, clock
         self._lock = threading.Lock()
@@ -199,7 +206,7 @@ class Metrics:
 
     def shadow(self, endpoint: str, record: ShadowRecord) -> None:
         """One event per comparison: the metrics and the record shadow-report reads."""
-        context = MetricsContext(namespace=self.namespace, dimensions=[{ENDPOINT: endpoint}])
+        context = self._new_context(namespace=self.namespace, dimensions=[{ENDPOINT: endpoint}])
         if record.agree is not None:
             context.put_metric("ShadowAgreement", 1 if record.agree else 0, "None")
         if record.llama_text is not None:
@@ -223,7 +230,7 @@ class Metrics:
         with self._lock:
             context, _ = self._open.get(key) or (None, 0.0)
             if context is None:
-                context = MetricsContext(namespace=self.namespace, dimensions=[dict(dimensions)])
+                context = self._new_context(namespace=self.namespace, dimensions=[dict(dimensions)])
                 self._open[key] = (context, self._clock())
             for name, value, unit in values:
                 context.put_metric(name, value, unit)
@@ -251,7 +258,7 @@ class Metrics:
             self.flush(older_than_s=self._interval)
 
     def _emit(self, contexts: list[MetricsContext]) -> None:
-        lines = [line for c in contexts for line in LogSerializer.serialize(c)]
+        lines = [line for c in contexts for line in self._serialize(c)]
         try:
             self.sink.write(lines)
         except Exception as exc:  # noqa: BLE001 - metrics never break the application
