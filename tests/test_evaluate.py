@@ -175,14 +175,21 @@ def test_tgi_2_4_is_asked_on_its_chat_route(env, tmp_path):
     assert report["framework"] == "huggingface-llm" and report["tokens"]["completion"] == 2
 
 
-def test_interrupt_writes_a_partial_report(env, tmp_path):
+@pytest.fixture
+def ctrl_c():
+    """SIGINT raises KeyboardInterrupt in the main thread, as in a terminal. A shell's background job
+    (`nohup make test &`, some CI runners) starts with SIGINT ignored, which Python keeps and its
+    children inherit: there, the signals these tests send would do nothing."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_interrupt_writes_a_partial_report(env, tmp_path, ctrl_c):
     rows = [(f"cancel order {n}", "cancel_order") for n in range(40)]
     dataset = write_dataset(tmp_path / "d.jsonl", rows)
     served = []
     lock = threading.Lock()
-    # Ctrl-C is a SIGINT that Python turns into KeyboardInterrupt in the main thread; if this
-    # process had SIGINT ignored or at its default, the signal below would not say so.
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, signal.getsignal(signal.SIGINT)
 
     def answer(endpoint, payload):
         with lock:
@@ -288,7 +295,7 @@ def test_runner_gives_up_after_max_attempts_and_a_fatal_error_stops_the_run():
         run_calls(list(range(10)), denied, concurrency=3)
 
 
-def test_calls_in_flight_when_ctrl_c_arrives_are_waited_for_and_counted():
+def test_calls_in_flight_when_ctrl_c_arrives_are_waited_for_and_counted(ctrl_c):
     """Both workers are inside a call when SIGINT reaches the main thread; both calls count once
     they return. (CPython <= 3.12 marks a thread whose join() was interrupted as stopped while it
     still runs, cpython #90882: waiting with join() lost one of the two.)"""
