@@ -5,7 +5,10 @@ A run is the same command `make check` runs (`pytest -m "not e2e and not slow" -
 loadgroup`), with bytecode caching on as the Makefile sets it. `--cold` deletes this checkout's
 __pycache__ directories before each run (a fresh clone); without it, the first run is untimed
 and warms them (a developer's every-change case). CPU is user + system time of pytest and
-everything it started (xdist workers, jsii's Node). Usage: benchmarks/fast_tier.py [--runs N] [--cold]
+everything it started (xdist workers, jsii's Node). Each run also prints the time of a fixed
+Python loop: this machine's speed drifts (other tenants of the host; the same tier took 81 s of CPU
+and, an hour later, 121 s), and runs are comparable only at a similar loop time.
+Usage: benchmarks/fast_tier.py [--runs N] [--cold]
 """
 
 from __future__ import annotations
@@ -30,6 +33,15 @@ def drop_bytecode() -> None:
         for cache in (ROOT / top).rglob("__pycache__"):
             shutil.rmtree(cache, ignore_errors=True)
     shutil.rmtree(ROOT / "__pycache__", ignore_errors=True)
+
+
+def reference_loop_s() -> float:
+    """Seconds for 10M additions in a Python loop: the machine's speed at the moment."""
+    start = time.perf_counter()
+    total = 0
+    for number in range(10_000_000):
+        total += number
+    return time.perf_counter() - start
 
 
 def run_once() -> tuple[float, float, int]:
@@ -65,7 +77,7 @@ def main() -> int:
             return 1
         walls.append(wall)
         cpus.append(cpu)
-        print(f"run {number}: {wall:6.1f} s wall  {cpu:6.1f} s CPU")
+        print(f"run {number}: {wall:6.1f} s wall  {cpu:6.1f} s CPU  (reference loop {reference_loop_s():.2f} s)")
     print(f"median: {statistics.median(walls):6.1f} s wall  {statistics.median(cpus):6.1f} s CPU")
     return 0
 

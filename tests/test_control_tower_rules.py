@@ -6,12 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import jsii
 import pytest
-from aws_cdk import IPolicyValidationContextBeta1
 
 from stacks import control_tower_rules
-from stacks.control_tower_rules import ControlTowerRules, rule_types, rules_that_cannot_apply
+from stacks.control_tower_rules import ControlTowerRules, TemplateSet, guard_runs, rule_types
 
 pytestmark = pytest.mark.xdist_group("cdk")  # jsii is loaded: on the worker that synthesizes
 
@@ -29,30 +27,34 @@ def test_the_rules_and_their_types_are_read_from_the_validators_package():
     assert all(name.startswith("ct-") for name in rules)
 
 
-def test_a_rule_is_skipped_only_when_no_type_it_names_is_in_any_template(tmp_path):
-    paths = [write_template(tmp_path / "a.json", "AWS::S3::Bucket"),
-             write_template(tmp_path / "b.json", "AWS::SageMaker::EndpointConfig")]
-    skipped = set(rules_that_cannot_apply(paths))
-    for name, types in rule_types().items():
-        applies = bool(types & {"AWS::S3::Bucket", "AWS::SageMaker::EndpointConfig"})
-        assert (name in skipped) != applies, name
-    assert "ct-s3-pr-1" not in skipped and "ct-dynamodb-pr-1" in skipped
+def test_templates_are_grouped_by_the_rules_that_apply_and_the_others_are_disabled(tmp_path):
+    bucket = write_template(tmp_path / "a.json", "AWS::S3::Bucket")
+    other_bucket = write_template(tmp_path / "b.json", "AWS::S3::Bucket", "AWS::SSM::Parameter")
+    key = write_template(tmp_path / "c.json", "AWS::KMS::Key")
+    endpoint = write_template(tmp_path / "d.json", "AWS::SageMaker::Endpoint")  # CT's SageMaker rules: notebooks
+    runs = guard_runs([bucket, key, endpoint, other_bucket])
+    assert sorted(paths for paths, _ in runs) == [[bucket, other_bucket], [key]]  # SSM: no rule names it
+    for paths, disabled in runs:
+        present = {"AWS::S3::Bucket"} if paths[0] == bucket else {"AWS::KMS::Key"}
+        assert set(disabled) == {name for name, types in rule_types().items() if not types & present}
+        assert ("ct-s3-pr-1" in disabled) == (paths[0] == key)
 
 
-def test_a_rule_naming_no_type_always_runs(tmp_path, monkeypatch):
+def test_a_template_no_rule_applies_to_is_not_given_to_guard(tmp_path):
+    assert guard_runs([write_template(tmp_path / "t.json", "AWS::SSM::Parameter")]) == []
+
+
+def test_a_rule_naming_no_type_applies_everywhere(tmp_path, monkeypatch):
     monkeypatch.setattr(control_tower_rules, "rule_types", lambda: {"ct-any": frozenset(),
                                                                     "ct-sqs": frozenset({"AWS::SQS::Queue"})})
-    assert rules_that_cannot_apply([write_template(tmp_path / "t.json", "AWS::S3::Bucket")]) == ["ct-sqs"]
+    path = write_template(tmp_path / "t.json", "AWS::S3::Bucket")
+    assert guard_runs([path]) == [([path], ["ct-sqs"])]
 
 
-@jsii.implements(IPolicyValidationContextBeta1)
-class Context:
-    def __init__(self, paths: list[str]):
-        self._paths = paths
-
-    @property
-    def template_paths(self) -> list[str]:
-        return self._paths
+def test_without_the_rule_list_everything_runs_as_the_validator_would(tmp_path, monkeypatch):
+    monkeypatch.setattr(control_tower_rules, "rule_types", lambda: {})
+    path = write_template(tmp_path / "t.json", "AWS::SSM::Parameter")
+    assert guard_runs([path]) == [([path], [])]
 
 
 def findings(report) -> set[tuple[str, str, str]]:
@@ -68,7 +70,7 @@ def test_the_selection_finds_what_the_full_rule_set_finds(templates, assembly_di
     # of several types: a bare bucket, an unencrypted queue, a key without rotation or policy.
     bad = write_template(tmp_path / "bad.template.json", "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::KMS::Key",
                          "AWS::SageMaker::EndpointConfig")
-    context = Context([str(p) for p in sorted(Path(assembly_dir).glob("*.template.json"))] + [bad])
+    context = TemplateSet([str(p) for p in sorted(Path(assembly_dir).glob("*.template.json"))] + [bad])
     full = findings(CfnGuardValidator().validate(context))
     flagged = {logical_id for _, path, logical_id in full if path == bad}
     assert {"R0", "R1", "R2"} <= flagged, full  # bucket, queue, key
