@@ -51,15 +51,9 @@ def rule_types() -> dict[str, frozenset[str]]:
     return found
 
 
-def resource_types(template_paths: list[str]) -> set[str]:
-    present = set()
-    for path in template_paths:
-        present.update(r.get("Type", "") for r in json.loads(Path(path).read_text()).get("Resources", {}).values())
-    return present
-
-
 def rules_that_apply(template_path: str) -> frozenset[str]:
-    present = resource_types([template_path])
+    resources_of = json.loads(Path(template_path).read_text()).get("Resources", {})
+    present = {resource.get("Type", "") for resource in resources_of.values()}
     return frozenset(name for name, types in rule_types().items() if not types or types & present)
 
 
