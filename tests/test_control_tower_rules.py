@@ -14,9 +14,8 @@ from stacks.control_tower_rules import ControlTowerRules, TemplateSet, guard_run
 pytestmark = pytest.mark.xdist_group("cdk")  # jsii is loaded: on the worker that synthesizes
 
 
-def write_template(path: Path, *types: str, properties: dict | None = None) -> str:
-    path.write_text(json.dumps({"Resources": {f"R{i}": {"Type": t, "Properties": properties or {}}
-                                              for i, t in enumerate(types)}}))
+def write_template(path: Path, *types: str) -> str:
+    path.write_text(json.dumps({"Resources": {f"R{i}": {"Type": t, "Properties": {}} for i, t in enumerate(types)}}))
     return str(path)
 
 

@@ -141,29 +141,26 @@ def run_calls(items: Sequence[T], call: Callable[[T], R], *, concurrency: int, r
 
     def worker(finished: threading.Event) -> None:
         try:
-            work()
+            while not stop.is_set():
+                with lock:
+                    index = next(position, None)
+                if index is None:
+                    return
+                try:
+                    outcome = attempt_all(items[index])
+                except Fatal as exc:
+                    with lock:
+                        fatal.append(exc)
+                    stop.set()
+                    return
+                if outcome is None:
+                    return
+                results[index] = outcome
+                if on_done:
+                    with lock:
+                        on_done()
         finally:
             finished.set()
-
-    def work() -> None:
-        while not stop.is_set():
-            with lock:
-                index = next(position, None)
-            if index is None:
-                return
-            try:
-                outcome = attempt_all(items[index])
-            except Fatal as exc:
-                with lock:
-                    fatal.append(exc)
-                stop.set()
-                return
-            if outcome is None:
-                return
-            results[index] = outcome
-            if on_done:
-                with lock:
-                    on_done()
 
     # Each worker says it has finished with its own event, not Thread.join: on CPython 3.9-3.12 a
     # KeyboardInterrupt that interrupts join() (or is_alive()) marks a still-running thread as
