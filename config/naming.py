@@ -23,10 +23,14 @@ def stack_prefix(env: str) -> str:
 
 
 def artifacts_stack(env: str) -> str:
+    """The environment's weights and capture buckets, key and Model Registry groups; every endpoint
+    stack of the environment imports from it, so `promote` synthesizes it with the endpoint's."""
     return f"{stack_prefix(env)}artifacts"
 
 
 def endpoint_stack(env: str, endpoint_id: str) -> str:
+    """One endpoint (or component endpoint) with its alarms and autoscaling: what `promote` deploys
+    and `status` and `rollback` read the deployment state of."""
     return f"{stack_prefix(env)}{endpoint_id}"
 
 
@@ -67,10 +71,14 @@ def package_group(env: str, model: str) -> str:
 
 
 def weights_bucket(env: str, account: str, region: str) -> str:
+    """The default when environments/<env>.yaml sets no `weights_bucket` (account and region in the
+    name: bucket names are global). The artifacts stack creates it; `pin --env`, `verify` and
+    promote's gates find the weights there."""
     return f"{PREFIX}-weights-{env}-{account}-{region}"
 
 
 def capture_bucket(env: str, account: str, region: str) -> str:
+    """Where the endpoints' data capture writes and `shadow-report` reads; named like the weights bucket."""
     return f"{PREFIX}-capture-{env}-{account}-{region}"
 
 

@@ -46,7 +46,10 @@ def test_an_answer_outside_the_label_set_falls_back(make, runtime, api):
 
 def test_throttling_is_retried_within_the_deadline_before_falling_back(make, runtime, api):
     runtime.throttle_rate = 1.0
-    classifier, _ = make(settings(Mode.LLAMA, timeout_ms=2000), max_retries=2)
+    # A deadline no attempt can use up: a retry is made only if it can end before the deadline,
+    # taking as long as the attempt before it. Under the whole suite on 2 cores a throttled attempt
+    # to the loopback fake took up to 0.8 s, and with 2 s a retry was sometimes refused.
+    classifier, _ = make(settings(Mode.LLAMA, timeout_ms=20_000), max_retries=2)
     assert classifier.classify("x").fallback_reason is Reason.THROTTLED
     assert runtime.requests == 3  # the first attempt and two retries
 
