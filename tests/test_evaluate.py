@@ -185,7 +185,8 @@ def ctrl_c():
     signal.signal(signal.SIGINT, previous)
 
 
-def test_interrupt_writes_a_partial_report(env, tmp_path, ctrl_c):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])  # Ctrl-C; a cancelled CI job
+def test_interrupt_writes_a_partial_report(env, tmp_path, ctrl_c, sig):
     rows = [(f"cancel order {n}", "cancel_order") for n in range(40)]
     dataset = write_dataset(tmp_path / "d.jsonl", rows)
     served = []
@@ -194,8 +195,8 @@ def test_interrupt_writes_a_partial_report(env, tmp_path, ctrl_c):
     def answer(endpoint, payload):
         with lock:
             served.append(1)
-            if len(served) == 4:  # a real SIGINT to the main thread, as a terminal's Ctrl-C sends
-                signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+            if len(served) == 4:  # a real signal to the main thread, as a terminal or a CI runner sends
+                signal.pthread_kill(threading.main_thread().ident, sig)
         return "cancel_order"
 
     with FakeRuntimeEndpoint(latency_s=0.02, answer=answer) as fake:
@@ -208,6 +209,46 @@ def test_interrupt_writes_a_partial_report(env, tmp_path, ctrl_c):
     assert report["metrics"]["examples"] == done == len(report["examples"]), (report["metrics"], report["run"])
     assert fake.requests < 40
     assert "PARTIAL" in (tmp_path / "out" / "summary.md").read_text()
+
+
+def test_a_second_signal_stops_waiting_for_calls_in_flight_and_the_report_is_still_written(env, tmp_path, ctrl_c):
+    """GitHub Actions cancels with SIGINT, then SIGTERM 7.5 s later, then SIGKILL 2.5 s after that:
+    the second signal must not wait for a call that hangs, and must not lose the report."""
+    dataset = write_dataset(tmp_path / "d.jsonl", [(f"cancel order {n}", "cancel_order") for n in range(20)])
+    hung = threading.Event()
+    release = threading.Event()
+    served = []
+    lock = threading.Lock()
+
+    def answer(endpoint, payload):
+        with lock:
+            served.append(1)
+            count = len(served)
+        if count == 3:  # this call hangs until the test ends
+            hung.set()
+            release.wait(30)
+        return "cancel_order"
+
+    def cancel_like_ci():
+        assert hung.wait(10)
+        main = threading.main_thread().ident
+        signal.pthread_kill(main, signal.SIGINT)
+        time.sleep(0.3)  # the runner is waiting for the hung call by then
+        signal.pthread_kill(main, signal.SIGTERM)
+
+    threading.Thread(target=cancel_like_ci, daemon=True).start()
+    with FakeRuntimeEndpoint(latency_s=0.01, answer=answer) as fake:
+        try:
+            started = time.monotonic()
+            result = evaluate(fake, dataset, tmp_path / "out", "--concurrency", "1")
+            waited = time.monotonic() - started
+        finally:
+            release.set()
+    assert result.code == 130, result
+    assert waited < 20, "the second signal stopped the wait for the hung call"
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["verdict"] == "partial" and report["run"]["completed"] == 2, report["run"]
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL, "evaluate put the SIGTERM handler back"
 
 
 @pytest.mark.parametrize("line, expected", [

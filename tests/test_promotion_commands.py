@@ -9,7 +9,7 @@ import signal
 import pytest
 
 from cli_helpers import run_cli
-from scripts.promotion import interrupts
+from scripts.lib import interrupts
 
 
 @pytest.fixture
@@ -69,3 +69,18 @@ def test_the_first_signal_interrupts_and_a_second_one_during_cleanup_is_ignored(
             os.kill(os.getpid(), signal.SIGTERM)  # CI's second signal while the record is written
         assert signals.received == [sig.name, "SIGTERM"]
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL, "the handlers are put back"
+
+
+def test_evaluate_lets_a_second_signal_through_and_holds_the_rest():
+    """evaluate's first signal stops sending, its second stops waiting for calls in flight; a third,
+    or any while the report is written, is noted only."""
+    with interrupts.as_exceptions(raising=2) as signals:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with pytest.raises(interrupts.Interrupted):
+                os.kill(os.getpid(), sig)
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert signals.received == ["SIGINT", "SIGTERM", "SIGTERM"]
+    with interrupts.as_exceptions(raising=2) as signals:
+        with signals.held():
+            os.kill(os.getpid(), signal.SIGTERM)
+        assert signals.received == ["SIGTERM"]

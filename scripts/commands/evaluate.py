@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from scripts.lib import interrupts
 from scripts.lib.errors import CheckFailed, Exit, UserError
 from scripts.lib.output import Output
 from scripts.lib.repo import project, repo_root
@@ -36,8 +37,9 @@ OPENAI_API_KEY) and the report adds agreement and every disagreement.
 Written to --out (default reports/<model>/<version>/<env>-<endpoint>-<UTC time>/):
 report.json (the evidence `approve` takes), summary.md, confusion.png.
 Throttling (SageMaker's, and the container's own overload that SageMaker
-wraps as ModelError) and 5xx are retried with backoff; Ctrl-C stops sending,
-waits for requests in flight and writes a report marked partial.
+wraps as ModelError) and 5xx are retried with backoff. Ctrl-C (or SIGTERM)
+stops sending, waits for requests in flight (a second one stops waiting) and
+writes a report marked partial.
 
 \b
 Exit codes: 0 thresholds met, 1 thresholds not met (report written),
@@ -134,32 +136,36 @@ def command(env_name: str, endpoint_key: str, component_id: str | None, version:
     invoke = SageMakerEndpoint(name, env.region, serving, endpoint.evaluation.max_new_tokens, concurrency,
                                endpoint_url, component=component.component_name if component else None)
     retry = RetryPolicy()
-    try:
-        endpoint_run = run_target(plan, Target("endpoint", name, invoke), out, retry)
-    except Fatal as exc:
-        raise UserError(str(exc), Exit.AWS_ERROR) from None
-    interrupted = endpoint_run.interrupted
-    endpoint_score = score(plan, endpoint_run, endpoint_prompt_tokens(serving))
-    base = None
-    baseline_error = None
-    if baseline_call is not None and not interrupted:
+    # A cancelled CI job sends SIGINT or SIGTERM (GitHub Actions: SIGINT, then SIGTERM, then SIGKILL):
+    # either one works as Ctrl-C. The first stops sending, the second stops waiting for the requests
+    # in flight; from the end of the runs on, signals are held so that the report is written whole.
+    with interrupts.as_exceptions(raising=2) as signals:
         try:
-            baseline_run = run_target(plan, Target("baseline", spec.label, baseline_call), out, retry)
-            interrupted = baseline_run.interrupted
-            base = (spec.label, score(plan, baseline_run, approx_tokens))
+            endpoint_run = run_target(plan, Target("endpoint", name, invoke), out, retry)
         except Fatal as exc:
-            baseline_error = str(exc)
-    report = build_report(plan, endpoint_score, base, interrupted)
-    if baseline_error:
-        report["baseline_error"] = baseline_error
-    stamp = datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')
-    if component is not None:
-        report.update(components.report_fields(component))
-        directory = out_dir or components.default_directory(root, component, env_name, stamp)
-    else:
-        directory = out_dir or root / "reports" / pin.model / pin.version / f"{env_name}-{endpoint_key}-{stamp}"
-    written = write_outputs(report, directory)
-    _print(out, report, written, root)
+            raise UserError(str(exc), Exit.AWS_ERROR) from None
+        interrupted = endpoint_run.interrupted
+        baseline_run = baseline_error = None
+        if baseline_call is not None and not interrupted:
+            try:
+                baseline_run = run_target(plan, Target("baseline", spec.label, baseline_call), out, retry)
+                interrupted = baseline_run.interrupted
+            except Fatal as exc:
+                baseline_error = str(exc)
+        with signals.held():
+            endpoint_score = score(plan, endpoint_run, endpoint_prompt_tokens(serving))
+            base = (spec.label, score(plan, baseline_run, approx_tokens)) if baseline_run is not None else None
+            report = build_report(plan, endpoint_score, base, interrupted)
+            if baseline_error:
+                report["baseline_error"] = baseline_error
+            stamp = datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')
+            if component is not None:
+                report.update(components.report_fields(component))
+                directory = out_dir or components.default_directory(root, component, env_name, stamp)
+            else:
+                directory = out_dir or root / "reports" / pin.model / pin.version / f"{env_name}-{endpoint_key}-{stamp}"
+            written = write_outputs(report, directory)
+            _print(out, report, written, root)
     if baseline_error:
         raise UserError(f"{baseline_error} (the endpoint's report is written to {_shown(directory, root)})")
     if report["verdict"] == "partial":

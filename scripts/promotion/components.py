@@ -34,9 +34,10 @@ from config import naming
 from config.components import BASE_COMPONENT
 from config.deploy_override import DeployOverride
 from config.project import load_project
+from scripts.lib import interrupts
 from scripts.lib.errors import Exit, UserError
 from scripts.lib.output import Output
-from scripts.promotion import checks, component_gates, config_edit, deploy, history, interrupts, locks
+from scripts.promotion import checks, component_gates, config_edit, deploy, history, locks
 from scripts.promotion.component_live import ComponentInspector, ComponentState
 from scripts.promotion.flow import OUTCOME_EXIT, NotPromoted, Request, _lookup, checked, finish
 from scripts.promotion.gates import COLUMNS, FAIL, no_alarms

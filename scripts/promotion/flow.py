@@ -29,11 +29,12 @@ from config.deploy_override import DeployOverride
 from config.environment import Strategy
 from config.errors import SpecErrors
 from config.project import ENVIRONMENTS_DIR, Project, load_project
+from scripts.lib import interrupts
 from scripts.lib.aws import describe_error, is_aws_error
 from scripts.lib.errors import Exit, UserError
 from scripts.lib.output import Output
 from scripts.lib.repo import copy_inputs
-from scripts.promotion import capacity, checks, config_edit, deploy, gates, history, interrupts, locks
+from scripts.promotion import capacity, checks, config_edit, deploy, gates, history, locks
 from scripts.promotion import stack as stacks
 from scripts.promotion.gates import FAIL, Gate
 from scripts.promotion.live import EndpointState, Inspector

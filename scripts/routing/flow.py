@@ -21,11 +21,11 @@ from config import naming
 from config.manifest_io import write_atomic
 from config.project import ENVIRONMENTS_DIR, load_project
 from config.routing import routing_document
-from scripts.lib import cdk
+from scripts.lib import cdk, interrupts
 from scripts.lib.aws import error_code, is_aws_error
 from scripts.lib.errors import Exit, UserError
 from scripts.lib.output import Output
-from scripts.promotion import config_edit, deploy, history, interrupts, locks
+from scripts.promotion import config_edit, deploy, history, locks
 from scripts.promotion.gates import COLUMNS, FAIL
 from scripts.promotion.live import Inspector
 from scripts.routing.gates import package_status, route_gates

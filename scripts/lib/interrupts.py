@@ -1,5 +1,6 @@
-"""SIGINT and SIGTERM end a promotion the same way: as an exception that unwinds through the
-config restore and the final history record.
+"""SIGINT and SIGTERM end a command the same way: as an exception that unwinds through what the
+command must still write (promote and route: the config restore and the final history record;
+evaluate: the partial report).
 
 CI systems cancel a job with signals: GitHub Actions sends SIGINT, then SIGTERM a few
 seconds later, then SIGKILL. Python's default SIGTERM ends the process on the spot, with
@@ -7,6 +8,8 @@ no record and the config left on the target; so while a promotion runs, both sig
 raise `Interrupted` (naming the signal). The first one only: a second signal during the
 cleanup (restoring the config takes one DescribeEndpoint and one file edit) is noted and
 ignored, so the cleanup finishes and the record is written before SIGKILL can come.
+`evaluate` lets a second signal through (`raising=2`): the first stops sending requests, the
+second stops waiting for those in flight; then it holds the rest while the report is written.
 """
 
 from __future__ import annotations
@@ -24,17 +27,19 @@ class Interrupted(KeyboardInterrupt):
 
 
 class Signals:
-    """The signals received while a promotion runs. Only the first raises, and not while the
-    run is `held()` (writing its final record, restoring its config): a run that is ending ends."""
+    """The signals received while a command runs. The first `raising` raise, and none while the
+    run is `held()` (writing its final record or report, restoring its config): a run that is
+    ending ends."""
 
-    def __init__(self) -> None:
+    def __init__(self, raising: int = 1) -> None:
         self.received: list[str] = []
+        self._raising = raising
         self._holding = 0
 
     def handler(self, signum, _frame) -> None:
         name = signal.Signals(signum).name
         self.received.append(name)
-        if len(self.received) == 1 and not self._holding:
+        if len(self.received) <= self._raising and not self._holding:
             raise Interrupted(name)
 
     @contextmanager
@@ -47,10 +52,10 @@ class Signals:
 
 
 @contextmanager
-def as_exceptions() -> Iterator[Signals]:
+def as_exceptions(raising: int = 1) -> Iterator[Signals]:
     """Within the block, SIGINT and SIGTERM go to a `Signals`; handlers are put back on exit (main
     thread only: elsewhere Python cannot set handlers, and the block runs unchanged)."""
-    signals = Signals()
+    signals = Signals(raising)
     if threading.current_thread() is not threading.main_thread():
         yield signals
         return
