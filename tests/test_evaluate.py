@@ -251,6 +251,31 @@ def test_a_second_signal_stops_waiting_for_calls_in_flight_and_the_report_is_sti
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL, "evaluate put the SIGTERM handler back"
 
 
+def test_a_signal_as_the_baseline_run_starts_still_reports_the_endpoints_answers(env, tmp_path, monkeypatch):
+    """A signal that lands outside the runner's wait (here: as the baseline's run starts) ends the
+    run as interrupted; the endpoint's complete answers are in the partial report."""
+    from scripts.evaluation import scoring
+    from scripts.lib.interrupts import Interrupted
+
+    real_run_target = scoring.run_target
+
+    def run_target(plan, target, out, retry):
+        if target.kind == "baseline":
+            raise Interrupted("SIGTERM")
+        return real_run_target(plan, target, out, retry)
+
+    monkeypatch.setattr(scoring, "run_target", run_target)
+    dataset = write_dataset(tmp_path / "small.jsonl", [(t, i) for t, i, _ in CASES])
+    with FakeRuntimeEndpoint(latency_s=0, answer=lmi_answer) as fake, FakeOpenAI(answer=chat_answer) as openai:
+        monkeypatch.setenv("OPENAI_BASE_URL", openai.url)
+        monkeypatch.setenv("OPENAI_API_KEY", openai.api_key)
+        result = evaluate(fake, dataset, tmp_path / "out", "--baseline", "openai:gpt-4o-mini")
+    assert result.code == 130, result
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["verdict"] == "partial" and report["baseline"] is None
+    assert report["run"]["completed"] == report["run"]["requested"] == len(CASES)
+
+
 @pytest.mark.parametrize("line, expected", [
     ('{"text": "hi"}', "d.jsonl:2: intent: missing; fix:"),
     ('{"text": "hi", "intent": "Cancel Order"}', "d.jsonl:2: intent: 'Cancel Order' is not one of the endpoint's "
