@@ -62,6 +62,7 @@ deploy: setup
 
 bench: setup
 	$(PY) benchmarks/synth_time.py
+	$(PY) benchmarks/synth_breakdown.py
 	$(PY) benchmarks/hash_throughput.py
 	$(PY) benchmarks/evaluate_throughput.py
 	$(PY) benchmarks/promotion_exit_latency.py
