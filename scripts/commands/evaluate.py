@@ -152,8 +152,10 @@ def command(env_name: str, endpoint_key: str, component_id: str | None, version:
                 interrupted = baseline_run.interrupted
             except Fatal as exc:
                 baseline_error = str(exc)
-            except KeyboardInterrupt:  # outside the runner's wait (as the baseline's run starts or ends):
-                interrupted = True     # the endpoint's answers are still reported
+            except KeyboardInterrupt:
+                # the signal came outside the runner's wait (as the baseline's run started or ended):
+                # the endpoint's answers are still reported
+                interrupted = True
         with signals.held():
             endpoint_score = score(plan, endpoint_run, endpoint_prompt_tokens(serving))
             base = (spec.label, score(plan, baseline_run, approx_tokens)) if baseline_run is not None else None
