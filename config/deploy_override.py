@@ -8,13 +8,14 @@ config: the changed endpoint is validated again as a model (so a bad instance ty
 strategy that does not fit the fleet, is refused) and its environment goes through the same
 cross-file checks as `load_project` (instance type known to SageMaker, version pinned and
 deployable, model fits the GPUs). Never written to cdk.json: an override lives for one synth.
+`Deployment` names the stacks that one deployment needs, so that its synth builds only those.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 from pydantic import Field, RootModel
 
@@ -108,3 +109,21 @@ def apply_overrides(project, overrides: DeployOverrides):
     if errors:
         raise SpecErrors(errors)
     return replace(project, environments=environments)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The stacks one deployment needs, built alone (each is built the same either way, so its
+    template is the same): `promote` an endpoint's stack and the artifacts stack it imports from;
+    `route` (routing=True) the endpoint's routing stack, which imports nothing."""
+    env: str
+    endpoint_id: str
+    routing: bool = False
+
+    def wants(self, env: str, kind: Literal["artifacts", "endpoint", "routing"],
+              endpoint_id: str | None = None) -> bool:
+        if env != self.env:
+            return False
+        if kind == "artifacts":
+            return not self.routing
+        return endpoint_id == self.endpoint_id and (kind == "routing") == self.routing

@@ -16,7 +16,7 @@ from aws_cdk import App, Environment as StackTarget, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from config import naming
-from config.deploy_override import CONTEXT_KEY, apply_overrides, overrides_from_context
+from config.deploy_override import CONTEXT_KEY, Deployment, apply_overrides, overrides_from_context
 from config.project import Project
 from config.registry_retention import registered_pins
 from stacks.artifacts_stack import ArtifactsStack, ArtifactsStackProps
@@ -33,46 +33,45 @@ def new_app(root: Path, outdir: str | None = None, context: dict | None = None) 
     return App(outdir=outdir, context={**flags, **(context or {})})
 
 
-def build(app: App, project: Project, only_endpoint: tuple[str, str] | None = None) -> App:
-    """Every environment of `project` (and the context's deploy overrides) as stacks of `app`.
-    With `only_endpoint` (env, endpoint id: `promote`), only what deploying that endpoint needs: its
-    environment's artifacts stack, which it imports from, and its own stack; each is built the same
-    either way, so its template is the same. Raises SpecErrors, before any construct exists, when an
+def build(app: App, project: Project, only: Deployment | None = None) -> App:
+    """Every environment of `project` (and the context's deploy overrides) as stacks of `app`, or
+    `only` what one deployment needs. Raises SpecErrors, before any construct exists, when an
     override does not validate."""
     overrides = overrides_from_context(app.node.try_get_context(CONTEXT_KEY))
     project = apply_overrides(project, overrides)
-    target_env = project.environments.get(only_endpoint[0]) if only_endpoint is not None else None
-    if only_endpoint is not None and (target_env is None or only_endpoint[1] not in {
-            *target_env.endpoints, *target_env.component_endpoints}):
-        raise ValueError(f"no endpoint {'/'.join(only_endpoint)} in {', '.join(project.environments)}")
+    if only is not None:
+        _check(project, only)
+
+    def wanted(env: str, kind: str, endpoint_id: str | None = None) -> bool:
+        return only is None or only.wants(env, kind, endpoint_id)
+
     for env in project.environments.values():
-        if only_endpoint is not None and env.name != only_endpoint[0]:
-            continue
         target = StackTarget(account=env.account, region=env.region)
         models = {e.model for e in env.endpoints.values()} | {c.base.model for c in env.component_endpoints.values()}
         pins = [p for p in project.pins.values() if p.model in models]
-        artifacts = ArtifactsStack(
-            app, naming.artifacts_stack(env.name),
-            ArtifactsStackProps(environment=env, pins=registered_pins(env, project.pins)), env=target,
-            description=f"Pinned Llama weights, keys and Model Registry ({env.name})")
+        artifacts = None
+        if wanted(env.name, "artifacts"):
+            artifacts = ArtifactsStack(
+                app, naming.artifacts_stack(env.name),
+                ArtifactsStackProps(environment=env, pins=registered_pins(env, project.pins)), env=target,
+                description=f"Pinned Llama weights, keys and Model Registry ({env.name})")
         for endpoint_id, endpoint in env.endpoints.items():
-            if only_endpoint is not None and endpoint_id != only_endpoint[1]:
-                continue
-            override = overrides.for_endpoint(env.name, endpoint_id)
-            stack = EndpointStack(
-                app, naming.endpoint_stack(env.name, endpoint_id), EndpointStackProps(
-                    environment=env, endpoint_id=endpoint_id, endpoint=endpoint, pin=project.pin_for(endpoint),
-                    shadow_pin=project.shadow_pin_for(endpoint), artifacts=artifacts,
-                    autoscaling_suspended=override.suspend_autoscaling, auto_rollback=override.auto_rollback),
-                env=target,
-                description=f"SageMaker endpoint {env.endpoint_name(endpoint_id)} ({endpoint.model} {endpoint.version})")
-            stack.add_stack_dependency(artifacts)
-            if only_endpoint is None:  # promote deploys only the endpoint's stack: `route` deploys this one
+            if wanted(env.name, "endpoint", endpoint_id):
+                override = overrides.for_endpoint(env.name, endpoint_id)
+                stack = EndpointStack(
+                    app, naming.endpoint_stack(env.name, endpoint_id), EndpointStackProps(
+                        environment=env, endpoint_id=endpoint_id, endpoint=endpoint, pin=project.pin_for(endpoint),
+                        shadow_pin=project.shadow_pin_for(endpoint), artifacts=artifacts,
+                        autoscaling_suspended=override.suspend_autoscaling, auto_rollback=override.auto_rollback),
+                    env=target, description=f"SageMaker endpoint {env.endpoint_name(endpoint_id)} "
+                                            f"({endpoint.model} {endpoint.version})")
+                stack.add_stack_dependency(artifacts)
+            if wanted(env.name, "routing", endpoint_id):
                 RoutingStack(app, naming.routing_stack(env.name, endpoint_id), RoutingStackProps(
                     environment=env, endpoint_id=endpoint_id, endpoint=endpoint), env=target,
                     description=f"Routing mode of {env.endpoint_name(endpoint_id)} for the application client")
         for endpoint_id, endpoint in env.component_endpoints.items():
-            if only_endpoint is not None and endpoint_id != only_endpoint[1]:
+            if not wanted(env.name, "endpoint", endpoint_id):
                 continue
             base_pin = project.pins[(endpoint.base.model, endpoint.base.version)]
             stack = ComponentEndpointStack(
@@ -84,7 +83,7 @@ def build(app: App, project: Project, only_endpoint: tuple[str, str] | None = No
                                         f"components ({base_pin.model} {base_pin.version} + "
                                         f"{len(endpoint.adapters)} LoRA adapter(s))")
             stack.add_stack_dependency(artifacts)
-        if only_endpoint is None and project.github is not None and env.name in project.github.environments:
+        if only is None and project.github is not None and env.name in project.github.environments:
             GitHubDeployStack(app, naming.github_deploy_stack(env.name), GitHubDeployStackProps(
                 environment=env, github=project.github, pins=pins), env=target,
                 description=f"GitHub Actions OIDC deploy role ({env.name})")
@@ -94,4 +93,12 @@ def build(app: App, project: Project, only_endpoint: tuple[str, str] | None = No
     Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True, write_suppressions_to_cloud_formation=True),
                                     ControlTowerRules())
     return app
+
+
+def _check(project: Project, only: Deployment) -> None:
+    env = project.environments.get(only.env)
+    have = () if env is None else env.endpoints if only.routing else {*env.endpoints, *env.component_endpoints}
+    if only.endpoint_id not in have:  # the commands check their flags first: this is a caller's mistake
+        kind = "endpoint with a routing stack" if only.routing else "endpoint"
+        raise ValueError(f"no {kind} {only.env}/{only.endpoint_id} in {', '.join(project.environments)}")
 

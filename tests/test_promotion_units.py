@@ -14,7 +14,7 @@ from scripts.lib.output import Output
 from scripts.promotion import config_edit, gates, history
 from scripts.promotion.live import Deployed, EndpointState
 from scripts.promotion.watch import DEPLOY_FAILED, PROMOTED, ROLLED_BACK, TIMED_OUT, watch
-from config.deploy_override import DeployOverride, DeployOverrides
+from config.deploy_override import Deployment, DeployOverride, DeployOverrides
 from config.environment import Strategy
 from config.pin import ApprovalStatus
 from config.project import load_project
@@ -229,26 +229,46 @@ def test_deploy_overrides_change_only_that_endpoint(tmp_path):
     assert "AWS::ApplicationAutoScaling::ScalableTarget" in {r["Type"] for r in other["Resources"].values()}
 
 
-@pytest.mark.slow  # full tier: two synths of its own
-def test_promote_synthesizes_only_its_endpoint_and_the_artifacts_stack_unchanged(tmp_path):
+@pytest.mark.slow  # full tier: three synths of its own
+def test_promote_and_route_synthesize_only_their_stacks_unchanged(tmp_path):
     from scripts.lib import cdk
 
     overrides = DeployOverrides({"dev/intent-3b": DeployOverride(
         strategy=Strategy.ALL_AT_ONCE, suspend_autoscaling=True, auto_rollback=False)})
-    full, only = tmp_path / "full", tmp_path / "only"
+    full, only, routing = tmp_path / "full", tmp_path / "only", tmp_path / "routing"
     cdk.synthesize(ROOT, full, "dev", overrides)
-    cdk.synthesize(ROOT, only, "dev", overrides, only_endpoint=("dev", "intent-3b"))
+    cdk.synthesize(ROOT, only, "dev", overrides, only=Deployment("dev", "intent-3b"))
+    cdk.synthesize(ROOT, routing, "dev", only=Deployment("dev", "intent-3b", routing=True))
 
     def stacks(assembly):
         return {p.name.removesuffix(".template.json") for p in assembly.glob("*.template.json")}
 
     assert stacks(only) == {"llama-dev-artifacts", "llama-dev-intent-3b"}
-    assert stacks(full) == stacks(only) | {"llama-dev-intent-1b", "llama-dev-github-deploy",
-                                           "llama-dev-intent-1b-routing", "llama-dev-intent-3b-routing",
-                                           "llama-dev-intents-lora"}
-    for stack in stacks(only):
-        for suffix in (".template.json", ".assets.json"):
-            assert (only / f"{stack}{suffix}").read_text() == (full / f"{stack}{suffix}").read_text()
+    assert stacks(routing) == {"llama-dev-intent-3b-routing"}
+    assert stacks(full) == stacks(only) | stacks(routing) | {
+        "llama-dev-intent-1b", "llama-dev-github-deploy", "llama-dev-intent-1b-routing", "llama-dev-intents-lora"}
+    for assembly in (only, routing):
+        for stack in stacks(assembly):
+            for suffix in (".template.json", ".assets.json"):
+                assert (assembly / f"{stack}{suffix}").read_text() == (full / f"{stack}{suffix}").read_text()
+
+
+@pytest.mark.parametrize("deployment, kind, endpoint_id, wanted", [
+    (Deployment("dev", "intent-3b"), "artifacts", None, True),  # promote: what the endpoint imports from
+    (Deployment("dev", "intent-3b"), "endpoint", "intent-3b", True),
+    (Deployment("dev", "intent-3b"), "endpoint", "intent-1b", False),
+    (Deployment("dev", "intent-3b"), "routing", "intent-3b", False),  # route deploys that one
+    (Deployment("dev", "intent-3b", routing=True), "routing", "intent-3b", True),
+    (Deployment("dev", "intent-3b", routing=True), "artifacts", None, False),  # routing imports nothing
+    (Deployment("dev", "intent-3b", routing=True), "endpoint", "intent-3b", False),
+])
+def test_a_deployment_builds_only_the_stacks_it_needs(deployment, kind, endpoint_id, wanted):
+    assert deployment.wants("dev", kind, endpoint_id) is wanted
+
+
+def test_another_environments_stacks_are_never_wanted():
+    assert not Deployment("staging", "intent-3b").wants("dev", "artifacts")
+    assert not Deployment("staging", "intent-3b").wants("dev", "endpoint", "intent-3b")
 
 
 # ----- flags are refused before any AWS call (no AWS here: a call would fail with exit 3)

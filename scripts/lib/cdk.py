@@ -20,7 +20,7 @@ from scripts.lib.repo import ROOT
 if TYPE_CHECKING:
     from aws_cdk.cx_api import CloudAssembly
 
-    from config.deploy_override import DeployOverrides
+    from config.deploy_override import Deployment, DeployOverrides
 
 QUIET = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
          "CDK_DISABLE_CLI_TELEMETRY": "true"}
@@ -73,11 +73,11 @@ def start(args: list[str], cwd: Path, log: Path, env: dict[str, str] | None = No
 
 
 def synthesize(root: Path, outdir: Path, env: str | None = None, overrides: DeployOverrides | None = None,
-               only_endpoint: tuple[str, str] | None = None) -> CloudAssembly:
+               only: Deployment | None = None) -> CloudAssembly:
     """The app of the repo at `root` synthesized in this process into `outdir` (cdk-nag included):
-    one environment when `env` is given, with `overrides` for this synth only; with `only_endpoint`
-    (env, endpoint id), only the stacks deploying it needs. SpecErrors when the inputs or the
-    overrides are invalid, before any construct exists."""
+    one environment when `env` is given, with `overrides` for this synth only; with `only`, only
+    the stacks that deployment needs. SpecErrors when the inputs or the overrides are invalid,
+    before any construct exists."""
     quiet_node()
     from config.deploy_override import CONTEXT_KEY
     from config.project import load_project
@@ -87,5 +87,5 @@ def synthesize(root: Path, outdir: Path, env: str | None = None, overrides: Depl
     if overrides is not None and overrides.root:
         context[CONTEXT_KEY] = overrides.to_context()
     app = new_app(root, outdir=str(outdir), context=context)
-    build(app, load_project(root, only_env=env), only_endpoint)
+    build(app, load_project(root, only_env=env), only)
     return app.synth()

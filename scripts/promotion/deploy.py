@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from config.deploy_override import DeployOverride, DeployOverrides, key
+from config.deploy_override import Deployment, DeployOverride, DeployOverrides, key
 from config.errors import SpecErrors
 from scripts.lib import cdk
 from scripts.lib.errors import CheckFailed
@@ -56,7 +56,7 @@ def synthesize(root: Path, env: str, endpoint_id: str, override: DeployOverride,
     outdir = Path(tempfile.mkdtemp(prefix="assembly-", dir=workdir))
     try:
         cdk.synthesize(root, outdir, env, DeployOverrides({key(env, endpoint_id): override}),
-                       only_endpoint=(env, endpoint_id))
+                       only=Deployment(env, endpoint_id))
     except SpecErrors:
         raise
     except Exception as exc:  # jsii surfaces cdk-nag and construct errors as RuntimeError

@@ -18,6 +18,7 @@ from pathlib import Path
 from pinned_llama_client.settings import Mode, Routing, SettingsError
 
 from config import naming
+from config.deploy_override import Deployment
 from config.manifest_io import write_atomic
 from config.project import ENVIRONMENTS_DIR, load_project
 from config.routing import routing_document
@@ -186,8 +187,10 @@ class RouteChange:
     def _deploy(self) -> tuple[int, str]:
         with tempfile.TemporaryDirectory(prefix="route-") as workdir:
             assembly, log = Path(workdir) / "assembly", Path(workdir) / "cdk-deploy.log"
-            with self.out.working(f"synthesizing {self.env.name}", event="synth"):
-                cdk.synthesize(self.root, assembly, self.env.name)
+            with self.out.working(f"synthesizing {self.stack}", event="synth"):
+                # the routing stack alone (it imports nothing): dev's synth 8.1 -> 4.9 s
+                cdk.synthesize(self.root, assembly, self.env.name,
+                               only=Deployment(self.env.name, self.key, routing=True))
             proc = None
             try:
                 with self.out.working(f"cdk deploy {self.stack}", event="deploy", stack=self.stack):
