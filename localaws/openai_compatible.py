@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import random
 import threading
 import time
@@ -121,7 +122,9 @@ class FakeOpenAI(LoopbackServer):
         elif self.retry_after == "seconds":
             headers["retry-after"] = str(max(1, round(wait_s)))
         elif self.retry_after == "date":
-            headers["retry-after"] = email.utils.formatdate(time.time() + max(1.0, wait_s), usegmt=True)
+            # An HTTP-date has one-second resolution (RFC 9110 section 5.6.7); rounding it up keeps the
+            # hint no earlier than the wait meant (truncating could ask a client to retry 1 s early).
+            headers["retry-after"] = email.utils.formatdate(math.ceil(time.time() + max(1.0, wait_s)), usegmt=True)
         _reply(request, 429, _error(
             f"Rate limit reached for {model} in organization org-test on requests per min (RPM): Limit 500, Used "
             f"500, Requested 1. Please try again in {self.retry_after_ms}ms. Visit "

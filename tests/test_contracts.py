@@ -164,11 +164,16 @@ def test_openai_429_retry_after_as_an_http_date_and_rate_limit_resets():
                                           ("none", "x-ratelimit-reset-requests")])
 def test_the_fake_openai_throttles_with_each_retry_after_form(form, header):
     c = contract("openai_429_retry_after_seconds")
+    sent = time.time()
     with FakeOpenAI(throttle_rate=1.0, retry_after=form, retry_after_ms=1500) as fake:
         status, headers, body = post(f"{fake.url}/chat/completions", {"model": "gpt-4o-mini", "messages": []})
+    elapsed = time.time() - sent
     assert status == 429 and header in headers and shape(body) == shape(c["body"])
-    assert retry_after({k.lower(): v for k, v in headers.items()}) == pytest.approx(
-        {"ms": 1.5, "seconds": 2.0, "date": 1.5, "none": 1.5}[form], abs=1.0)
+    # Measured from the moment the request was sent, so a slow machine cannot move the figure: the
+    # date form is whole seconds, rounded up, hence at least the 1.5 s asked and under a second more.
+    waited = retry_after({k.lower(): v for k, v in headers.items()}, now=sent)
+    low, high = {"ms": (1.5, 1.5), "seconds": (2.0, 2.0), "date": (1.5, 2.5 + elapsed), "none": (1.5, 1.5)}[form]
+    assert low <= waited <= high
 
 
 def test_the_fake_openai_refuses_in_the_recorded_shape():
