@@ -6,6 +6,7 @@ Thin: the work is in scripts/evaluation/ (dataset, clients, runner, core, report
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -81,18 +82,74 @@ def command(env_name: str, endpoint_key: str, component_id: str | None, version:
             out_dir: Path | None, json_mode: bool | None) -> None:
     from scripts.evaluation.chat_template import serving_for
     from scripts.evaluation.clients import BaselineSpec, OpenAIChat, SageMakerEndpoint
-    from scripts.evaluation.scoring import (Plan, Target, build_report, endpoint_prompt_tokens, run_target,
-                                            score)
-    from scripts.evaluation.answers import approx_tokens
     from scripts.evaluation.dataset import load_dataset
     from scripts.evaluation.report import write_outputs
-    from scripts.evaluation.runner import Fatal, RetryPolicy
-    from scripts.evaluation.verdict import failed
+    from scripts.evaluation.scoring import Plan
 
     out = Output(json_mode)
     per_second = parse_rate(rate_limit)
     spec = BaselineSpec.parse(baseline) if baseline else None
     loaded = project(env_name)
+    env = loaded.environments[env_name]
+    chosen = _choose(loaded, env_name, endpoint_key, component_id, version, out)
+    endpoint, component = chosen.endpoint, chosen.component
+    root = repo_root()
+    dataset_shown = _shown(dataset_path, root)
+    dataset = load_dataset(dataset_path, endpoint.evaluation.labels, dataset_shown)
+    baseline_target = None if spec is None else (spec.label, OpenAIChat(spec.model, endpoint.evaluation.max_new_tokens))
+    serving = serving_for(env, chosen.pin, chat_template, out)
+    plan = Plan(environment=env, endpoint_key=endpoint_key, endpoint=endpoint, evaluation=endpoint.evaluation,
+                pin=chosen.pin, version_source=chosen.version_source, dataset=dataset, dataset_shown=dataset_shown,
+                concurrency=concurrency, rate_limit=per_second, serving=serving)
+    out.event("dataset", f"{dataset_shown}: {len(dataset.examples)} examples, {len(dataset.intents)} intents "
+              f"(sha256 {dataset.sha256[:12]}…)", examples=len(dataset.examples), sha256=dataset.sha256)
+
+    name = env.endpoint_name(endpoint_key)
+    invoke = SageMakerEndpoint(name, env.region, serving, endpoint.evaluation.max_new_tokens, concurrency,
+                               endpoint_url, component=component.component_name if component else None)
+    # A cancelled CI job sends SIGINT or SIGTERM (GitHub Actions: SIGINT, then SIGTERM, then SIGKILL):
+    # either one works as Ctrl-C. The first stops sending, the second stops waiting for the requests
+    # in flight; from the end of the runs on, signals are held so that the report is written whole.
+    with interrupts.as_exceptions(raising=2) as signals:
+        runs = _ask(plan, name, invoke, baseline_target, out)
+        with signals.held():
+            report = _report(plan, runs)
+            stamp = datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')
+            if component is not None:
+                from scripts.evaluation import components
+
+                report.update(components.report_fields(component))
+                directory = out_dir or components.default_directory(root, component, env_name, stamp)
+            else:
+                directory = out_dir or (root / "reports" / chosen.pin.model / chosen.pin.version /
+                                        f"{env_name}-{endpoint_key}-{stamp}")
+            written = write_outputs(report, directory)
+            _print(out, report, written, root)
+    if runs.baseline_error:
+        raise UserError(f"{runs.baseline_error} (the endpoint's report is written to {_shown(directory, root)})")
+    if report["verdict"] == "partial":
+        out.event("partial", f"interrupted: partial report ({report['run']['completed']} of "
+                  f"{report['run']['requested']}) written to {_shown(directory, root)}", directory=str(directory))
+        raise KeyboardInterrupt
+    if report["verdict"] == "fail":
+        from scripts.evaluation.verdict import failed
+
+        raise CheckFailed(f"evaluate: thresholds not met: {'; '.join(failed(report['checks']))} "
+                          f"(report: {_shown(written['report'], root)})")
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """What --endpoint, --component and --version name: the configuration evaluated, the pin whose
+    weights it serves, and where that version came from ("config", "--version" or the component's)."""
+    endpoint: object
+    component: object | None
+    version_source: str
+    pin: object
+
+
+def _choose(loaded, env_name: str, endpoint_key: str, component_id: str | None, version: str | None,
+            out: Output) -> Chosen:
     env = loaded.environments[env_name]
     component = None
     if component_id is not None:
@@ -108,77 +165,68 @@ def command(env_name: str, endpoint_key: str, component_id: str | None, version:
         where = f"component_endpoints.{endpoint_key}.{part}" if component else f"endpoints.{endpoint_key}"
         raise UserError(f"environments/{env_name}.yaml: {where}.evaluation: missing; fix: add an "
                         "evaluation block (prompt_template, labels, thresholds; see docs/evaluation.md)")
-    version_source = component.version_source if component else "config"
     if component is not None:
-        if version_source != "config":
+        if component.version_source != "config":
             out.event("warning", f"{env_name}/{endpoint_key} {component_id} is configured to serve "
                       f"{endpoint.version}; reporting the answers as {version}: make sure that is what it serves")
-    elif version is not None and version != endpoint.version:
-        if (endpoint.model, version) not in loaded.pins:
-            raise UserError(f"--version: no pin model_artifacts/{endpoint.model}/{version}.yaml; fix: use one of: "
-                            f"{', '.join(loaded.versions_of(endpoint.model))}")
-        version_source = "--version"
-        out.event("warning", f"{env_name}/{endpoint_key} is configured to serve {endpoint.version}; reporting "
-                  f"the answers as {version}: make sure that is what the endpoint serves", version=version)
-    pin = component.base_pin if component else loaded.pins[(endpoint.model, version or endpoint.version)]
-    root = repo_root()
-    dataset_shown = _shown(dataset_path, root)
-    dataset = load_dataset(dataset_path, endpoint.evaluation.labels, dataset_shown)
-    baseline_call = (OpenAIChat(spec.model, endpoint.evaluation.max_new_tokens) if spec else None)
-    serving = serving_for(env, pin, chat_template, out)
-    plan = Plan(environment=env, endpoint_key=endpoint_key, endpoint=endpoint, evaluation=endpoint.evaluation,
-                pin=pin, version_source=version_source, dataset=dataset, dataset_shown=dataset_shown,
-                concurrency=concurrency, rate_limit=per_second, serving=serving)
-    out.event("dataset", f"{dataset_shown}: {len(dataset.examples)} examples, {len(dataset.intents)} intents "
-              f"(sha256 {dataset.sha256[:12]}…)", examples=len(dataset.examples), sha256=dataset.sha256)
+        return Chosen(endpoint, component, component.version_source, component.base_pin)
+    if version is None or version == endpoint.version:
+        return Chosen(endpoint, None, "config", loaded.pins[(endpoint.model, endpoint.version)])
+    if (endpoint.model, version) not in loaded.pins:
+        raise UserError(f"--version: no pin model_artifacts/{endpoint.model}/{version}.yaml; fix: use one of: "
+                        f"{', '.join(loaded.versions_of(endpoint.model))}")
+    out.event("warning", f"{env_name}/{endpoint_key} is configured to serve {endpoint.version}; reporting "
+              f"the answers as {version}: make sure that is what the endpoint serves", version=version)
+    return Chosen(endpoint, None, "--version", loaded.pins[(endpoint.model, version)])
 
-    name = env.endpoint_name(endpoint_key)
-    invoke = SageMakerEndpoint(name, env.region, serving, endpoint.evaluation.max_new_tokens, concurrency,
-                               endpoint_url, component=component.component_name if component else None)
+
+@dataclass
+class Runs:
+    """The endpoint's run, the baseline's (its label, run, or the fatal error that ended it) and whether
+    a signal cut them short."""
+    endpoint: object
+    interrupted: bool
+    baseline_label: str | None = None
+    baseline: object | None = None
+    baseline_error: str | None = None
+
+
+def _ask(plan, name: str, invoke, baseline: tuple | None, out: Output) -> Runs:
+    """Ask the endpoint, then the baseline (if any, and if no signal came)."""
+    from scripts.evaluation.runner import Fatal, RetryPolicy
+    from scripts.evaluation.scoring import Target, run_target
+
     retry = RetryPolicy()
-    # A cancelled CI job sends SIGINT or SIGTERM (GitHub Actions: SIGINT, then SIGTERM, then SIGKILL):
-    # either one works as Ctrl-C. The first stops sending, the second stops waiting for the requests
-    # in flight; from the end of the runs on, signals are held so that the report is written whole.
-    with interrupts.as_exceptions(raising=2) as signals:
-        try:
-            endpoint_run = run_target(plan, Target("endpoint", name, invoke), out, retry)
-        except Fatal as exc:
-            raise UserError(str(exc), Exit.AWS_ERROR) from None
-        interrupted = endpoint_run.interrupted
-        baseline_run = baseline_error = None
-        if baseline_call is not None and not interrupted:
-            try:
-                baseline_run = run_target(plan, Target("baseline", spec.label, baseline_call), out, retry)
-                interrupted = baseline_run.interrupted
-            except Fatal as exc:
-                baseline_error = str(exc)
-            except KeyboardInterrupt:
-                # the signal came outside the runner's wait (as the baseline's run started or ended):
-                # the endpoint's answers are still reported
-                interrupted = True
-        with signals.held():
-            endpoint_score = score(plan, endpoint_run, endpoint_prompt_tokens(serving))
-            base = (spec.label, score(plan, baseline_run, approx_tokens)) if baseline_run is not None else None
-            report = build_report(plan, endpoint_score, base, interrupted)
-            if baseline_error:
-                report["baseline_error"] = baseline_error
-            stamp = datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')
-            if component is not None:
-                report.update(components.report_fields(component))
-                directory = out_dir or components.default_directory(root, component, env_name, stamp)
-            else:
-                directory = out_dir or root / "reports" / pin.model / pin.version / f"{env_name}-{endpoint_key}-{stamp}"
-            written = write_outputs(report, directory)
-            _print(out, report, written, root)
-    if baseline_error:
-        raise UserError(f"{baseline_error} (the endpoint's report is written to {_shown(directory, root)})")
-    if report["verdict"] == "partial":
-        out.event("partial", f"interrupted: partial report ({report['run']['completed']} of "
-                  f"{report['run']['requested']}) written to {_shown(directory, root)}", directory=str(directory))
-        raise KeyboardInterrupt
-    if report["verdict"] == "fail":
-        raise CheckFailed(f"evaluate: thresholds not met: {'; '.join(failed(report['checks']))} "
-                          f"(report: {_shown(written['report'], root)})")
+    try:
+        endpoint_run = run_target(plan, Target("endpoint", name, invoke), out, retry)
+    except Fatal as exc:
+        raise UserError(str(exc), Exit.AWS_ERROR) from None
+    runs = Runs(endpoint_run, endpoint_run.interrupted)
+    if baseline is None or runs.interrupted:
+        return runs
+    runs.baseline_label = baseline[0]
+    try:
+        runs.baseline = run_target(plan, Target("baseline", *baseline), out, retry)
+        runs.interrupted = runs.baseline.interrupted
+    except Fatal as exc:
+        runs.baseline_error = str(exc)
+    except KeyboardInterrupt:
+        # the signal came outside the runner's wait (as the baseline's run started or ended): the
+        # endpoint's answers are still reported
+        runs.interrupted = True
+    return runs
+
+
+def _report(plan, runs: Runs) -> dict:
+    from scripts.evaluation.answers import approx_tokens
+    from scripts.evaluation.scoring import build_report, endpoint_prompt_tokens, score
+
+    endpoint_score = score(plan, runs.endpoint, endpoint_prompt_tokens(plan.serving))
+    base = (runs.baseline_label, score(plan, runs.baseline, approx_tokens)) if runs.baseline is not None else None
+    report = build_report(plan, endpoint_score, base, runs.interrupted)
+    if runs.baseline_error:
+        report["baseline_error"] = runs.baseline_error
+    return report
 
 
 def parse_rate(value: str | None) -> float | None:
