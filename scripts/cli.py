@@ -13,6 +13,7 @@ import sys
 
 import click
 
+from scripts.lib import interrupts
 from scripts.lib.aws import describe_error, is_aws_error
 from scripts.lib.errors import Exit, UserError, print_spec_errors
 
@@ -74,13 +75,18 @@ def main() -> None:
 
     debug = "--debug" in sys.argv or os.environ.get("PINNED_LLAMA_DEBUG")
     try:
-        cli.main(standalone_mode=False)
+        with interrupts.sigterm_as_ctrl_c():  # a cancelled CI job ends a command as Ctrl-C does
+            cli.main(standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:  # bad flag, missing option: click's own one-liner
         exc.show()
         sys.exit(Exit.INVALID_INPUT)
-    except click.Abort:
+    except click.Abort as exc:  # click turns KeyboardInterrupt (Ctrl-C, or SIGTERM as Interrupted) into Abort
+        if isinstance(exc.__cause__, interrupts.Interrupted):
+            click.echo(f"interrupted by {exc.__cause__.signal_name}", err=True)
+        elif isinstance(exc.__cause__, KeyboardInterrupt):
+            click.echo("interrupted", err=True)
         sys.exit(Exit.INTERRUPTED)
     except SpecErrors as exc:
         print_spec_errors(exc)

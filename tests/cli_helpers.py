@@ -5,8 +5,11 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import signal
 import sys
 from dataclasses import dataclass
+
+import pytest
 
 
 @dataclass
@@ -46,3 +49,13 @@ def run_cli(*args: str) -> Result:
     finally:
         sys.argv = argv
     return Result(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def ctrl_c():
+    """SIGINT raises KeyboardInterrupt in the main thread, as in a terminal. A shell's background job
+    (`nohup make test &`, some CI runners) starts with SIGINT ignored, which Python keeps and its
+    children inherit: there, the signals these tests send would do nothing."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)

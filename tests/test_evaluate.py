@@ -11,6 +11,7 @@ import threading
 import time
 
 import pytest
+from cli_helpers import ctrl_c  # noqa: F401 - a fixture
 from evaluation_helpers import REPO, env, run_cli, utterance, write_dataset  # noqa: F401
 
 from localaws.openai_compatible import FakeOpenAI
@@ -173,16 +174,6 @@ def test_tgi_2_4_is_asked_on_its_chat_route(env, tmp_path):
     assert fake.bodies[0] == {"messages": fake.bodies[0]["messages"], "max_tokens": 12, "temperature": 0}
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["framework"] == "huggingface-llm" and report["tokens"]["completion"] == 2
-
-
-@pytest.fixture
-def ctrl_c():
-    """SIGINT raises KeyboardInterrupt in the main thread, as in a terminal. A shell's background job
-    (`nohup make test &`, some CI runners) starts with SIGINT ignored, which Python keeps and its
-    children inherit: there, the signals these tests send would do nothing."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])  # Ctrl-C; a cancelled CI job

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import signal
 import sys
+import threading
+import time
 import types
 from pathlib import Path
 
 import pytest
+from cli_helpers import ctrl_c  # noqa: F401 - a fixture
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pinning_helpers import (BUCKET, PART_MB, PINNED_FILES, REVISION, SETTINGS_YAML, CountCalls,  # noqa: F401
@@ -165,6 +169,38 @@ def test_interrupted_upload_writes_no_manifest_and_rerun_completes(aws, repo: Pa
     assert calls.calls.get("PutObject", 0) + calls.calls.get("CreateMultipartUpload", 0) == len(PINNED_FILES) - left
     assert manifest(repo).exists()
     assert_project_valid(repo)
+
+
+@pytest.mark.parametrize("sig, said", [(signal.SIGINT, "interrupted"), (signal.SIGTERM, "interrupted by SIGTERM")])
+def test_a_signal_mid_upload_aborts_the_multipart_upload_and_writes_nothing(aws, repo: Path, snap: Path, ctrl_c,
+                                                                            sig, said):
+    """Ctrl-C, or a cancelled CI job's SIGTERM, while a part is on its way: exit 130 with one line,
+    the multipart upload aborted (nothing left for S3 to bill or a lifecycle rule to clean), no pin;
+    the rerun completes. Python's default SIGTERM would end the process on the spot."""
+    create_bucket()
+    client = s3()
+    sent = threading.Event()
+
+    def sigterm_on_first_part(**kwargs) -> None:
+        if not sent.is_set():
+            sent.set()
+            signal.pthread_kill(threading.main_thread().ident, sig)
+            time.sleep(0.3)  # the part is still in flight when the main thread takes the signal
+
+    client.meta.events.register("before-parameter-build.s3.UploadPart", sigterm_on_first_part, unique_id="sigterm")
+    try:
+        first = run_cli(*pin_args(MODEL, "v3", snap, "--like", "v1"))
+    finally:
+        client.meta.events.unregister("before-parameter-build.s3.UploadPart", unique_id="sigterm")
+    assert sent.is_set() and first.code == 130, first.err
+    assert first.err_lines == [said], first.err
+    assert client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+    assert not manifest(repo).exists()
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL, "the CLI put SIGTERM's default back"
+
+    second = run_cli(*pin_args(MODEL, "v3", snap, "--like", "v1"))
+    assert second.code == 0, second.err
+    assert manifest(repo).exists()
 
 
 @pytest.mark.parametrize("changed", ["config.json", "model-00002-of-00002.safetensors"])

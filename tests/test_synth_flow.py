@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -49,7 +51,7 @@ def test_promoting_a_version_replaces_model_and_config_but_keeps_the_endpoint(re
 
 
 def _repo_with_tools(repo_copy: Path) -> Path:
-    for name in ("app.py", "config", "stacks", "scripts", "node_modules"):
+    for name in ("app.py", "config", "stacks", "scripts", "node_modules", ".venv"):
         (repo_copy / name).symlink_to(ROOT / name)
     return repo_copy
 
@@ -87,3 +89,63 @@ def test_app_py_refuses_invalid_input_before_building_anything(repo_copy, tmp_pa
     assert "model_artifacts/llama-3-2-3b-instruct/v1.yaml" in result.stderr
     assert "manifest_sha256 does not match" in result.stderr
     assert not out.exists() or not any(out.iterdir())
+
+
+def _processes_in(directory: Path) -> list[str]:
+    """Command lines of the processes whose working directory is `directory` (Linux /proc)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and (proc / "cwd").resolve() == directory.resolve():
+                found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:  # gone, or not ours to read
+            continue
+    return found
+
+
+@pytest.mark.slow  # full tier: a subprocess (the CLI, app.py)
+def test_sigterm_mid_synth_ends_the_cli_and_its_app_and_leaves_cdk_out_untouched(repo_copy):
+    """A cancelled CI job during `synth`: the CDK CLI and the app it started (`python app.py`) end
+    with the command, not after it (the app would write on into the staging directory), the staging
+    directory is removed and the last good cdk.out stays; exit 130 with one line."""
+    root = _repo_with_tools(repo_copy)
+    (root / "cdk.out").mkdir()
+    (root / "cdk.out" / "marker").write_text("from the last good synth")
+    command = subprocess.Popen([sys.executable, "-m", "scripts", "synth", "--json"], cwd=ROOT, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env={**os.environ, "PINNED_LLAMA_ROOT": str(root)})
+    try:
+        deadline = time.monotonic() + 90
+        while not any("app.py" in line for line in _processes_in(root)):
+            assert command.poll() is None and time.monotonic() < deadline, command.stderr.read()
+            time.sleep(0.05)
+        command.send_signal(signal.SIGTERM)
+        out, err = command.communicate(timeout=30)
+    finally:
+        command.kill()
+    assert command.returncode == 130, err
+    assert [line for line in err.splitlines() if line.strip()] == ["interrupted by SIGTERM"]
+    deadline = time.monotonic() + 10
+    while _processes_in(root) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_in(root) == [], "the CLI or its app outlived the command"
+    assert sorted(p.name for p in root.iterdir() if p.name.startswith("cdk.out")) == ["cdk.out"]
+    assert (root / "cdk.out" / "marker").read_text() == "from the last good synth"
+
+
+def test_a_synth_killed_with_minus_9_leaves_nothing_for_the_next_one(tmp_path):
+    """kill -9 runs no handler: the next synth removes the dead run's staging directory and puts its
+    previous cdk.out back if it died between the renames; a live run's directories stay."""
+    from scripts.commands.synth import _clear_leftovers
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    for name in (f"cdk.out.tmp-{dead.pid}", f"cdk.out.old-{dead.pid}", f"cdk.out.tmp-{os.getpid()}"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "manifest.json").write_text(name)
+    _clear_leftovers(tmp_path, tmp_path / "cdk.out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cdk.out", f"cdk.out.tmp-{os.getpid()}"]
+    assert (tmp_path / "cdk.out" / "manifest.json").read_text() == f"cdk.out.old-{dead.pid}"
+    (tmp_path / f"cdk.out.old-{dead.pid}").mkdir()  # died after the swap: the new cdk.out stands
+    _clear_leftovers(tmp_path, tmp_path / "cdk.out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cdk.out", f"cdk.out.tmp-{os.getpid()}"]

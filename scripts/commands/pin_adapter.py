@@ -48,7 +48,8 @@ object under the prefix. Re-running the same command is idempotent.
 
 \b
 Exit codes: 0 pinned (or already pinned), 1 S3 did not confirm the archive, 2 refused
-(nothing uploaded or written), 3 AWS error (re-run to resume).
+(nothing uploaded or written), 3 AWS error (re-run to resume), 130 interrupted (Ctrl-C,
+SIGTERM: nothing written; re-run to resume).
 
 \b
 Example:

@@ -60,7 +60,8 @@ original/* (Meta's pickled checkpoint); add patterns with --exclude.
 
 \b
 Exit codes: 0 pinned (or already pinned), 1 S3 did not confirm an object,
-2 refused (nothing uploaded or written), 3 AWS or Hub error (re-run to resume).
+2 refused (nothing uploaded or written), 3 AWS or Hub error (re-run to resume),
+130 interrupted (Ctrl-C, SIGTERM: multipart uploads aborted, no pin; re-run to resume).
 
 \b
 Examples:

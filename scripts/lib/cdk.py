@@ -9,6 +9,7 @@ telemetry banners would drown the output, so both get the same quiet environment
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -50,9 +51,37 @@ def quiet_node() -> None:
 
 def run(args: list[str], cwd: Path, env: dict[str, str] | None = None,
         timeout: float | None = None) -> subprocess.CompletedProcess:
-    """`cdk ARGS` to the end, output captured."""
-    return subprocess.run([str(cli()), *args], cwd=cwd, env=env or environ(), capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+    """`cdk ARGS` to the end, output captured. If this process is interrupted (Ctrl-C, SIGTERM as
+    Interrupted) or the timeout passes, the CLI ends with everything it started: it runs in its own
+    process group, because killing the Node CLI alone leaves its app (`python app.py`) writing on
+    into the output directory the caller is about to remove."""
+    with subprocess.Popen([str(cli()), *args], cwd=cwd, env=env or environ(), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL, start_new_session=True) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except BaseException:
+            _end_group(process)
+            raise
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def _end_group(process: subprocess.Popen, grace_s: float = 5.0) -> None:
+    """SIGTERM to the CLI's process group, SIGKILL after `grace_s`; the CLI reaped, the group gone."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            process.wait(grace_s)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    process.wait()
+    try:
+        os.killpg(process.pid, signal.SIGKILL)  # a member that outlived the CLI (its app, mid-write)
+    except ProcessLookupError:
+        pass
 
 
 def attached(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> int:

@@ -10,6 +10,11 @@ cleanup (restoring the config takes one DescribeEndpoint and one file edit) is n
 ignored, so the cleanup finishes and the record is written before SIGKILL can come.
 `evaluate` lets a second signal through (`raising=2`): the first stops sending requests, the
 second stops waiting for those in flight; then it holds the rest while the report is written.
+
+Every other command gets `sigterm_as_ctrl_c` from the CLI's entry point: SIGTERM unwinds like
+Ctrl-C, so what a command cleans up on Ctrl-C (pin-weights aborts its multipart uploads, synth
+removes its staging directory, a temp file of an atomic write is removed) it also cleans up when a
+CI job is cancelled, and the exit code is 130 with one line, not a silent death by signal.
 """
 
 from __future__ import annotations
@@ -65,3 +70,22 @@ def as_exceptions(raising: int = 1) -> Iterator[Signals]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+@contextmanager
+def sigterm_as_ctrl_c() -> Iterator[None]:
+    """Within the block, SIGTERM raises `Interrupted("SIGTERM")` (each time, as Ctrl-C raises
+    KeyboardInterrupt each time). Left alone where SIGTERM already has a handler (a parent chose
+    one, or it is ignored) and off the main thread; the default is put back on exit."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield
+        return
+
+    def handler(signum, _frame) -> None:
+        raise Interrupted(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -207,20 +207,18 @@ def upload_all(s3: Any, bucket: str, uploads: list[Upload], part_size: int, conc
     config = TransferConfig(multipart_threshold=part_size, multipart_chunksize=part_size,
                             max_concurrency=concurrency, use_threads=True, preferred_transfer_client="classic")
     failures: list[tuple[str, BaseException]] = []
-    with only_new_objects(s3):
-        manager = create_transfer_manager(s3, config)
-        try:
-            futures = [(u.key, manager.upload(u.path, bucket, u.key, extra_args=upload_args(u.digest),
-                                              subscribers=[Progress()])) for u in uploads]
-            for key, future in futures:
-                try:
-                    future.result()
-                except Exception as exc:  # noqa: BLE001 - collected and reported per file
-                    failures.append((key, exc))
-        except BaseException:  # Ctrl-C: cancel what is still running (multipart uploads are aborted)
-            manager.shutdown(cancel=True)
-            raise
-        manager.shutdown()
+    # The manager as a context: an exception leaving the block (Ctrl-C, SIGTERM as Interrupted)
+    # cancels what is still running, and s3transfer aborts each started multipart upload. Not
+    # `shutdown(cancel=True)`: it passes its arguments to `_shutdown` in the wrong order and raises
+    # TypeError (boto/s3transfer#143, #312; open fixes #105, #144, #331; still so in 0.19.3).
+    with only_new_objects(s3), create_transfer_manager(s3, config) as manager:
+        futures = [(u.key, manager.upload(u.path, bucket, u.key, extra_args=upload_args(u.digest),
+                                          subscribers=[Progress()])) for u in uploads]
+        for key, future in futures:
+            try:
+                future.result()
+            except Exception as exc:  # noqa: BLE001 - collected and reported per file
+                failures.append((key, exc))
     return failures
 
 
