@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import time
 import urllib.error
 import urllib.request
@@ -149,11 +150,16 @@ def test_openai_429_retry_after_in_seconds_then_a_refusal_is_kept():
 
 def test_openai_429_retry_after_as_an_http_date_and_rate_limit_resets():
     c = contract("openai_429_retry_after_date")
-    headers = {**c["headers"], "retry-after": email.utils.formatdate(time.time() + 2, usegmt=True)}
+    # An HTTP-date is whole seconds: a whole second about 2 s ahead, and the wait the client reads
+    # from it bounded by the clock before and after the call (a slow machine cannot move the bounds).
+    moment = math.ceil(time.time()) + c["expect"]["retry_after_about"]
+    headers = {**c["headers"], "retry-after": email.utils.formatdate(moment, usegmt=True)}
     with Replay(responses=[(c["status"], headers, c["body"])]) as replay:
+        before = time.time()
         with pytest.raises(Retryable) as raised:
             OpenAIChat("gpt-4o-mini", 12, base_url=f"{replay.base_url}/v1", api_key="k")("hi")
-    assert c["expect"]["retry_after_about"] - 1.1 < raised.value.retry_after <= c["expect"]["retry_after_about"]
+        after = time.time()
+    assert moment - after <= raised.value.retry_after <= moment - before
     reset_only = contract("openai_429_ratelimit_reset_only")
     assert retry_after(reset_only["headers"]) == reset_only["expect"]["retry_after"]
     assert retry_after({"retry-after": "Sat, 01 Mar 2025 12:00:30 GMT"},
