@@ -9,7 +9,7 @@ import time
 import openai
 import pytest
 
-from client_helpers import LABELS, Lines
+from client_helpers import GENEROUS_MS, LABELS, Lines
 from emulator_helpers import NO_RETRIES, in_service
 from emulator_helpers import emu, sm  # noqa: F401 (fixtures)
 from localaws import invoke_faults
@@ -28,9 +28,9 @@ def world(emu, sm):
     in_service(emu, sm, NAME)
     emu.responder = lambda endpoint, version, payload: {"generated_text": "cancel_order"}
     ssm = emu.test_client("ssm")
-    put = (lambda mode, percent=10: ssm.put_parameter(
+    put = (lambda mode, percent=10, timeout_ms=GENEROUS_MS: ssm.put_parameter(
         Name=PREFIX + "routing", Type="String", Overwrite=True,
-        Value=encode(Routing(mode, percent, 100, 500).document())))
+        Value=encode(Routing(mode, percent, 100, timeout_ms).document())))
     put(Mode.LLAMA)
     ssm.put_parameter(Name=PREFIX + "serving", Type="String",
                       Value=encode(Serving(NAME, "llama-3-2-3b-instruct", "v1", labels=LABELS, max_new_tokens=12)
@@ -83,7 +83,9 @@ def fault(emu, error) -> None:
     (lambda endpoint: time.sleep(1.5) or {"generated_text": "cancel_order"}, Reason.TIMEOUT),  # 500 ms deadline
 ])
 def test_each_fallback_reason_against_the_emulated_endpoint(world, error, reason):
-    emu, _, classifier, _ = world
+    emu, put, classifier, _ = world
+    if reason is Reason.TIMEOUT:
+        put(Mode.LLAMA, timeout_ms=500)  # only here a short deadline: load cannot make the others time out
     fault(emu, error)
     answer = classifier(breaker=CircuitBreaker(failure_threshold=50)).classify("Please cancel the order")
     assert (answer.served_by, answer.label, answer.fallback_reason) == ("api", "refund_request", reason)
