@@ -15,6 +15,7 @@ import time
 import pytest
 
 from scripts.lib.errors import UserError
+from scripts.lib import pids
 from scripts.promotion import config_edit, deploy, history
 
 
@@ -141,7 +142,7 @@ def test_promote_refuses_a_read_only_config_before_recording_anything(repo_copy,
 # ----- work directories
 def test_the_work_directories_of_dead_runs_are_swept(tmp_path, monkeypatch):
     monkeypatch.setattr(deploy.tempfile, "gettempdir", lambda: str(tmp_path))
-    dead = next(pid for pid in range(4_000_000, 3_000_000, -1) if not deploy._alive(pid))
+    dead = next(pid for pid in range(4_000_000, 3_000_000, -1) if not pids.alive(pid))
     (tmp_path / f"promote-{dead}-abc").mkdir()
     (tmp_path / f"promote-{os.getpid()}-def").mkdir()
     (tmp_path / "promote-legacy").mkdir()

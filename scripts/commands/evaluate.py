@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,6 +17,16 @@ from scripts.lib import interrupts
 from scripts.lib.errors import CheckFailed, Exit, UserError
 from scripts.lib.output import Output
 from scripts.lib.repo import project, repo_root
+
+if TYPE_CHECKING:  # the command imports its work lazily: `--help` stays fast
+    from config.components import AdapterComponent, BaseComponent
+    from config.environment import Endpoint
+    from config.pin import Pin
+    from config.project import Project
+    from scripts.evaluation.answers import Generation
+    from scripts.evaluation.components import ComponentTarget
+    from scripts.evaluation.runner import RunResult
+    from scripts.evaluation.scoring import Plan
 
 HELP = """Evaluate an endpoint on a labeled intent dataset; optionally compare with a hosted baseline.
 
@@ -142,13 +153,13 @@ def command(env_name: str, endpoint_key: str, component_id: str | None, version:
 class Chosen:
     """What --endpoint, --component and --version name: the configuration evaluated, the pin whose
     weights it serves, and where that version came from ("config", "--version" or the component's)."""
-    endpoint: object
-    component: object | None
+    endpoint: Endpoint | BaseComponent | AdapterComponent
+    component: ComponentTarget | None
     version_source: str
-    pin: object
+    pin: Pin
 
 
-def _choose(loaded, env_name: str, endpoint_key: str, component_id: str | None, version: str | None,
+def _choose(loaded: Project, env_name: str, endpoint_key: str, component_id: str | None, version: str | None,
             out: Output) -> Chosen:
     env = loaded.environments[env_name]
     component = None
@@ -184,14 +195,14 @@ def _choose(loaded, env_name: str, endpoint_key: str, component_id: str | None, 
 class Runs:
     """The endpoint's run, the baseline's (its label, run, or the fatal error that ended it) and whether
     a signal cut them short."""
-    endpoint: object
+    endpoint: RunResult[Generation]
     interrupted: bool
     baseline_label: str | None = None
-    baseline: object | None = None
+    baseline: RunResult[Generation] | None = None
     baseline_error: str | None = None
 
 
-def _ask(plan, name: str, invoke, baseline: tuple | None, out: Output) -> Runs:
+def _ask(plan: Plan, name: str, invoke, baseline: tuple | None, out: Output) -> Runs:
     """Ask the endpoint, then the baseline (if any, and if no signal came)."""
     from scripts.evaluation.runner import Fatal, RetryPolicy
     from scripts.evaluation.scoring import Target, run_target
@@ -217,7 +228,7 @@ def _ask(plan, name: str, invoke, baseline: tuple | None, out: Output) -> Runs:
     return runs
 
 
-def _report(plan, runs: Runs) -> dict:
+def _report(plan: Plan, runs: Runs) -> dict:
     from scripts.evaluation.answers import approx_tokens
     from scripts.evaluation.scoring import build_report, endpoint_prompt_tokens, score
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from scripts.commands.summary import print_summary
-from scripts.lib import cdk
+from scripts.lib import cdk, pids
 from scripts.lib.errors import CheckFailed
 from scripts.lib.output import Output
 from scripts.lib.repo import project, repo_root
@@ -53,22 +53,13 @@ def _clear_leftovers(root: Path, target: Path) -> None:
     processes that are gone: a synth running beside this one keeps its own."""
     for path in sorted(root.glob("cdk.out.*-*")):
         kind, _, pid = path.name.removeprefix("cdk.out.").partition("-")
-        if kind not in ("tmp", "old") or not pid.isdigit() or _alive(int(pid)):
+        if kind not in ("tmp", "old") or not pid.isdigit() or pids.alive(int(pid)):
             continue
         if kind == "old" and not target.exists():
             path.rename(target)
         else:
             shutil.rmtree(path, ignore_errors=True)
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process with that id
-        return True
-    return True
 
 
 @click.command("synth")

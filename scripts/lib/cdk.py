@@ -55,8 +55,8 @@ def run(args: list[str], cwd: Path, env: dict[str, str] | None = None,
     Interrupted) or the timeout passes, the CLI ends with everything it started: it runs in its own
     process group, because killing the Node CLI alone leaves its app (`python app.py`) writing on
     into the output directory the caller is about to remove."""
-    with subprocess.Popen([str(cli()), *args], cwd=cwd, env=env or environ(), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL, start_new_session=True) as process:
+    with subprocess.Popen([str(cli()), *args], cwd=cwd, env=env or environ(), text=True, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True) as process:
         try:
             stdout, stderr = process.communicate(timeout=timeout)
         except BaseException:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from config.deploy_override import Deployment, DeployOverride, DeployOverrides, key
 from config.errors import SpecErrors
-from scripts.lib import cdk
+from scripts.lib import cdk, pids
 from scripts.lib.errors import CheckFailed
 
 
@@ -35,20 +35,11 @@ def sweep_workdirs() -> list[Path]:
     removed = []
     for path in Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*"):
         pid = path.name[len(WORKDIR_PREFIX):].split("-", 1)[0]
-        if path.is_dir() and pid.isdigit() and not _alive(int(pid)):
+        if path.is_dir() and pid.isdigit() and not pids.alive(int(pid)):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process
-    return True
 
 
 def synthesize(root: Path, env: str, endpoint_id: str, override: DeployOverride, workdir: Path) -> Path:
