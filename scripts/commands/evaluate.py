@@ -20,7 +20,7 @@ from scripts.lib.repo import project, repo_root
 
 if TYPE_CHECKING:  # the command imports its work lazily: `--help` stays fast
     from config.components import AdapterComponent, BaseComponent
-    from config.environment import Endpoint
+    from config.environment import Endpoint, Environment
     from config.pin import Pin
     from config.project import Project
     from scripts.evaluation.answers import Generation
@@ -102,7 +102,7 @@ def command(env_name: str, endpoint_key: str, component_id: str | None, version:
     spec = BaselineSpec.parse(baseline) if baseline else None
     loaded = project(env_name)
     env = loaded.environments[env_name]
-    chosen = _choose(loaded, env_name, endpoint_key, component_id, version, out)
+    chosen = _choose(loaded, env, endpoint_key, component_id, version, out)
     endpoint, component = chosen.endpoint, chosen.component
     root = repo_root()
     dataset_shown = _shown(dataset_path, root)
@@ -159,9 +159,9 @@ class Chosen:
     pin: Pin
 
 
-def _choose(loaded: Project, env_name: str, endpoint_key: str, component_id: str | None, version: str | None,
+def _choose(loaded: Project, env: Environment, endpoint_key: str, component_id: str | None, version: str | None,
             out: Output) -> Chosen:
-    env = loaded.environments[env_name]
+    env_name = env.name
     component = None
     if component_id is not None:
         from scripts.evaluation import components

@@ -19,6 +19,7 @@ CI job is cancelled, and the exit code is 130 with one line, not a silent death 
 
 from __future__ import annotations
 
+import math
 import signal
 import threading
 from contextlib import contextmanager
@@ -36,7 +37,7 @@ class Signals:
     run is `held()` (writing its final record or report, restoring its config): a run that is
     ending ends."""
 
-    def __init__(self, raising: int = 1) -> None:
+    def __init__(self, raising: float = 1) -> None:
         self.received: list[str] = []
         self._raising = raising
         self._holding = 0
@@ -57,14 +58,15 @@ class Signals:
 
 
 @contextmanager
-def as_exceptions(raising: int = 1) -> Iterator[Signals]:
-    """Within the block, SIGINT and SIGTERM go to a `Signals`; handlers are put back on exit (main
+def as_exceptions(raising: float = 1, which: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
+                  ) -> Iterator[Signals]:
+    """Within the block, the signals `which` go to a `Signals`; handlers are put back on exit (main
     thread only: elsewhere Python cannot set handlers, and the block runs unchanged)."""
     signals = Signals(raising)
     if threading.current_thread() is not threading.main_thread():
         yield signals
         return
-    previous = {sig: signal.signal(sig, signals.handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, signals.handler) for sig in which}
     try:
         yield signals
     finally:
@@ -74,18 +76,11 @@ def as_exceptions(raising: int = 1) -> Iterator[Signals]:
 
 @contextmanager
 def sigterm_as_ctrl_c() -> Iterator[None]:
-    """Within the block, SIGTERM raises `Interrupted("SIGTERM")` (each time, as Ctrl-C raises
-    KeyboardInterrupt each time). Left alone where SIGTERM already has a handler (a parent chose
-    one, or it is ignored) and off the main thread; the default is put back on exit."""
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+    """Within the block, SIGTERM raises `Interrupted("SIGTERM")` each time, as Ctrl-C raises
+    KeyboardInterrupt each time. Left alone where SIGTERM already has a handler (a parent chose
+    one, or it is ignored); a command's own `as_exceptions` takes over inside and puts this back."""
+    if signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
         yield
         return
-
-    def handler(signum, _frame) -> None:
-        raise Interrupted(signal.Signals(signum).name)
-
-    signal.signal(signal.SIGTERM, handler)
-    try:
+    with as_exceptions(raising=math.inf, which=(signal.SIGTERM,)):
         yield
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -41,7 +41,6 @@ def sweep_workdirs() -> list[Path]:
     return removed
 
 
-
 def synthesize(root: Path, env: str, endpoint_id: str, override: DeployOverride, workdir: Path) -> Path:
     """cdk.out in `workdir` of what deploying one endpoint needs, with `override` on it."""
     outdir = Path(tempfile.mkdtemp(prefix="assembly-", dir=workdir))
